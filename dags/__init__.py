@@ -1,0 +1,1 @@
+"""ModelGate's Airflow DAGs: wiring only; every task calls one function of ``pipeline.loop``."""

@@ -1,0 +1,58 @@
+"""What the DAG files share: reading the run's identity from the Airflow context, and the registry."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import Config, load_config
+from pipeline.loop import RunContext
+
+
+def run_context(context: dict[str, Any], dag_id: str) -> RunContext:
+    params = context.get("params") or {}
+    end = context.get("data_interval_end") or context.get("logical_date")
+    as_of = dt.datetime.fromisoformat(end.isoformat()).astimezone(dt.UTC).replace(tzinfo=None)
+    dag_run = context.get("dag_run")
+    run_type = getattr(getattr(dag_run, "run_type", None), "value", None) or (
+        str(dag_run.run_type) if dag_run is not None else None)
+    logical = context.get("logical_date")
+    return RunContext(
+        run_id=str(context["run_id"]),
+        as_of=as_of,
+        dag_id=dag_id,
+        logical_date=logical.isoformat() if logical else None,
+        run_type=run_type,
+        force=bool(params.get("force_retrain")),
+        data_path=Path(params["data_path"]) if params.get("data_path") else None,
+        reasons=tuple(params.get("reasons") or ()),
+    )
+
+
+def open_registry(cfg: Config | None = None) -> Any:
+    from registry import Registry
+
+    return Registry.open(cfg or load_config())
+
+
+def on_failure(context: dict[str, Any]) -> None:
+    """Record the failure in the registry; never raise from a callback."""
+    from pipeline import loop
+
+    ti = context.get("ti") or context.get("task_instance")
+    dag = context.get("dag")
+    err = context.get("exception")
+    end = context.get("data_interval_end")
+    try:
+        cfg = load_config()
+        with open_registry(cfg) as reg:
+            loop.record_failure(cfg, reg, run_id=str(context.get("run_id")),
+                                dag_id=getattr(dag, "dag_id", None) or getattr(ti, "dag_id", "unknown"),
+                                task_id=getattr(ti, "task_id", None),
+                                error=f"{type(err).__name__}: {err}" if err else "task failed",
+                                as_of=end.isoformat() if end else None)
+    except Exception as exc:  # a callback must not mask the task's own failure
+        import logging
+
+        logging.getLogger("modelgate").exception("could not record the failure: %s", exc)

@@ -1,0 +1,364 @@
+"""One validated, frozen configuration object.
+
+``load_config`` reads defaults, then an optional TOML file (``modelgate.toml`` in the working
+directory, or the file named by ``MODELGATE_CONFIG``), then ``MODELGATE_*`` environment variables,
+then explicit overrides (CLI flags). Each later source wins. Every setting is in ``SETTINGS``, which
+is also the README's table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import ConfigError
+
+TASKS = ("regression", "classification")
+METRICS: dict[str, tuple[str, ...]] = {
+    "regression": ("mae", "rmse", "r2", "mape"),
+    "classification": ("roc_auc", "f1", "accuracy", "precision", "recall", "log_loss"),
+}
+DEFAULT_METRIC = {"regression": "mae", "classification": "roc_auc"}
+DEFAULT_ESTIMATOR = {
+    "regression": "sklearn.ensemble.HistGradientBoostingRegressor",
+    "classification": "sklearn.ensemble.HistGradientBoostingClassifier",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One configurable value: its name, type, default, and the sentence the README shows."""
+
+    name: str
+    kind: str  # "path", "str", "int", "float", "bool", "list", "table"
+    default: Any
+    doc: str
+    check: Callable[[Any], bool] | None = None
+    valid: str = ""
+    aliases: tuple[str, ...] = ()
+    optional: bool = False
+
+    @property
+    def env(self) -> str:
+        return "MODELGATE_" + self.name.upper()
+
+
+def _positive(x: Any) -> bool:
+    return bool(x > 0)
+
+
+def _unit(x: Any) -> bool:
+    return bool(0 < x < 1)
+
+
+def _non_negative(x: Any) -> bool:
+    return bool(x >= 0)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("home", "path", ".modelgate", "Folder holding the registry, artifacts and the embedded Airflow home."),
+    Setting("registry_db", "path", None, "SQLite registry file. Default: `<home>/registry.db`.", optional=True),
+    Setting("artifacts_dir", "path", None, "Artifact store for model files. Default: `<home>/artifacts`.",
+            aliases=("MODEL_REGISTRY_DIR",), optional=True),
+    Setting("airflow_home", "path", None, "AIRFLOW_HOME of the embedded Airflow. Default: `<home>/airflow`.",
+            optional=True),
+    Setting("data_path", "path", None,
+            "CSV or Parquet file, or folder of them; unset means the built-in demo data.", optional=True),
+    Setting("task", "str", "regression", "`regression` or `classification`.",
+            lambda x: x in TASKS, "one of " + ", ".join(TASKS)),
+    Setting("target", "str", "occupancy", "Target column."),
+    Setting("timestamp_column", "str", "timestamp", "Timestamp column used for time windows."),
+    Setting("features", "list", None, "Feature columns. Default: every column but target and timestamp.",
+            optional=True),
+    Setting("key_columns", "list", None,
+            "Columns that with the timestamp identify a row; duplicates of that key are a data error. "
+            "Default: the demo's `ward` for the demo data; for your data, fully identical rows are the error.",
+            optional=True),
+    Setting("categorical_features", "list", None,
+            "Columns treated as categorical. Default: text, category and boolean columns.", optional=True),
+    Setting("primary_metric", "str", None,
+            "Metric that decides: regression `mae` (default), `rmse`, `r2`, `mape`; classification "
+            "`roc_auc` (default), `f1`, `accuracy`, `precision`, `recall`, `log_loss`.", optional=True),
+    Setting("estimator", "str", None,
+            "Import path of a scikit-learn estimator. Default: HistGradientBoostingRegressor/Classifier.",
+            optional=True),
+    Setting("estimator_params", "table", {}, "Keyword arguments for the estimator (JSON in the environment)."),
+    Setting("seed", "int", 42, "Seed for training, bootstrap and demo data.", _non_negative, "an int >= 0"),
+    Setting("train_days", "int", 365, "Days of history before the holdout used for training.", _positive,
+            "an int > 0"),
+    Setting("holdout_days", "int", 30, "The most recent days before `as_of` held out for the comparison.",
+            _positive, "an int > 0"),
+    Setting("min_train_rows", "int", 200, "Fewer training rows is a data error.", _positive, "an int > 0"),
+    Setting("min_holdout_rows", "int", 50, "Fewer holdout rows is a data error.", _positive, "an int > 0"),
+    Setting("auto_promote_threshold", "float", 0.05,
+            "Relative improvement at or above which a significant win is promoted automatically.", _unit,
+            "a float in (0, 1)"),
+    Setting("min_relative_improvement", "float", 0.02,
+            "Relative improvement at or above which a challenger is worth a manual review.", _unit,
+            "a float in (0, 1)", aliases=("PROMOTION_MIN_RELATIVE_IMPROVEMENT",)),
+    Setting("alpha", "float", 0.05, "Significance level of the paired bootstrap test.", _unit,
+            "a float in (0, 1)"),
+    Setting("require_approval", "bool", False, "Send every would-be automatic promotion to review."),
+    Setting("metric_floor", "float", None,
+            "Worst acceptable primary metric (a maximum for errors, a minimum for scores).", optional=True),
+    Setting("review_ttl_days", "int", 14, "Pending reviews older than this expire (rejected, audited).",
+            _positive, "an int > 0"),
+    Setting("bootstrap_resamples", "int", 2000, "Paired bootstrap resamples.", lambda x: x >= 1000,
+            "an int >= 1000"),
+    Setting("schedule", "str", "0 2 1 * *", "Cron schedule of the retraining DAG."),
+    Setting("queue", "str", "default", "Airflow queue of the tasks that write the registry."),
+    Setting("retries", "int", 2, "Airflow retries per task.", _non_negative, "an int >= 0"),
+    Setting("retry_delay_minutes", "float", 5.0, "Delay between task retries.", _non_negative,
+            "a float >= 0"),
+    Setting("max_model_age_days", "int", 30, "A champion older than this triggers retraining.", _positive,
+            "an int > 0"),
+    Setting("new_rows_trigger", "int", 1000,
+            "More labelled rows than this since the champion's training triggers retraining.", _positive,
+            "an int > 0"),
+    Setting("demo_start", "str", "2024-01-01", "First day of the built-in demo data."),
+    Setting("demo_wards", "int", 12, "Hospital wards in the demo data (rows per day).", _positive,
+            "an int > 0"),
+    Setting("demo_data_drift_date", "str", "2025-05-01",
+            "From this day the demo's emergency admissions run higher (data drift)."),
+    Setting("demo_concept_drift_date", "str", "2025-07-15",
+            "From this day the demo's length of stay matters more (concept drift)."),
+)
+SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    """Validated settings. Build it with ``load_config``; see ``SETTINGS`` for meanings."""
+
+    home: Path
+    registry_db: Path
+    artifacts_dir: Path
+    airflow_home: Path
+    data_path: Path | None
+    task: str
+    target: str
+    timestamp_column: str
+    features: tuple[str, ...] | None
+    key_columns: tuple[str, ...] | None
+    categorical_features: tuple[str, ...] | None
+    primary_metric: str
+    estimator: str
+    estimator_params: Mapping[str, Any] = field(default_factory=dict)
+    seed: int
+    train_days: int
+    holdout_days: int
+    min_train_rows: int
+    min_holdout_rows: int
+    auto_promote_threshold: float
+    min_relative_improvement: float
+    alpha: float
+    require_approval: bool
+    metric_floor: float | None
+    review_ttl_days: int
+    bootstrap_resamples: int
+    schedule: str
+    queue: str
+    retries: int
+    retry_delay_minutes: float
+    max_model_age_days: int
+    new_rows_trigger: int
+    demo_start: str
+    demo_wards: int
+    demo_data_drift_date: str
+    demo_concept_drift_date: str
+
+    @property
+    def higher_is_better(self) -> bool:
+        """Scikit-learn naming: ``*_error``/``*_loss`` style metrics are lower-is-better."""
+        return metric_higher_is_better(self.primary_metric)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            out[f.name] = str(v) if isinstance(v, Path) else (list(v) if isinstance(v, tuple) else v)
+        out["estimator_params"] = dict(self.estimator_params)
+        return out
+
+
+def metric_higher_is_better(metric: str) -> bool:
+    return metric in ("r2", "roc_auc", "f1", "accuracy", "precision", "recall")
+
+
+def _bad(setting: Setting, value: Any, source: str, expected: str) -> ConfigError:
+    return ConfigError(f"The '{setting.name}' setting ({source}) must be {expected}. Got {value!r} instead.")
+
+
+def _coerce(setting: Setting, value: Any, source: str) -> Any:
+    """Turn a TOML value or an environment string into the setting's type, or raise ConfigError."""
+    if value is None or (isinstance(value, str) and value.strip() == "" and setting.optional):
+        if setting.optional:
+            return None
+        raise _bad(setting, value, source, "set")
+    kind = setting.kind
+    from_env = isinstance(value, str) and source.startswith("env")
+    try:
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            if from_env and value.strip().lower() in ("1", "true", "yes", "on"):
+                return True
+            if from_env and value.strip().lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if kind == "int":
+            if isinstance(value, bool) or isinstance(value, float):
+                raise ValueError
+            return int(value)
+        if kind == "float":
+            if isinstance(value, bool):
+                raise ValueError
+            out = float(value)
+            if out != out:  # NaN
+                raise ValueError
+            return out
+        if kind in ("str", "path"):
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError
+            return value.strip()
+        if kind == "list":
+            if from_env:
+                value = [v.strip() for v in value.split(",") if v.strip()]
+            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+                raise ValueError
+            return tuple(value)
+        if kind == "table":
+            if from_env:
+                value = json.loads(value)
+            if not isinstance(value, dict):
+                raise ValueError
+            return dict(value)
+    except (ValueError, TypeError) as exc:
+        expected = {
+            "bool": "a boolean (true/false)",
+            "int": "an int",
+            "float": "a float",
+            "str": "a non-empty string",
+            "path": "a non-empty path",
+            "list": "a list of column names (comma-separated in the environment)",
+            "table": "a table of keyword arguments (a JSON object in the environment)",
+        }[kind]
+        raise _bad(setting, value, source, expected) from exc
+    raise AssertionError(kind)  # pragma: no cover
+
+
+def load_config(
+    env: Mapping[str, str] | None = None,
+    path: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Read and validate the configuration.
+
+    Parameters
+    ----------
+    env : mapping, optional
+        Environment to read ``MODELGATE_*`` variables from; default ``os.environ``.
+    path : path, optional
+        TOML file. Default: ``MODELGATE_CONFIG`` if set, else ``./modelgate.toml`` if it exists.
+    overrides : mapping, optional
+        Values that win over every other source (CLI flags), already typed.
+
+    Raises
+    ------
+    ConfigError
+        Naming the setting, where it came from, what it must be and the bad value.
+    """
+    env = os.environ if env is None else env
+    raw: dict[str, tuple[Any, str]] = {s.name: (s.default, "default") for s in SETTINGS}
+
+    toml_path = Path(path) if path is not None else None
+    if toml_path is None and env.get("MODELGATE_CONFIG"):
+        toml_path = Path(env["MODELGATE_CONFIG"])
+    if toml_path is None and Path("modelgate.toml").is_file():
+        toml_path = Path("modelgate.toml")
+    if toml_path is not None:
+        try:
+            data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"Config file {toml_path} does not exist.") from exc
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"Config file {toml_path} is not valid TOML: {exc}") from exc
+        data = data.get("modelgate", data)
+        for key, value in data.items():
+            if key not in SETTINGS_BY_NAME:
+                raise ConfigError(
+                    f"Unknown setting '{key}' in {toml_path}. Valid settings: {', '.join(SETTINGS_BY_NAME)}."
+                )
+            raw[key] = (value, f"in {toml_path}")
+
+    for s in SETTINGS:
+        for name in (*s.aliases, s.env):  # the MODELGATE_ name wins over a legacy alias
+            if name in env:
+                raw[s.name] = (env[name], f"env {name}")
+
+    values: dict[str, Any] = {}
+    for s in SETTINGS:
+        value, source = raw[s.name]
+        if overrides and overrides.get(s.name) is not None:
+            value, source = overrides[s.name], "command line"
+        value = None if value is None and s.optional else _coerce(s, value, source)
+        if value is not None and s.check is not None and not s.check(value):
+            raise _bad(s, value, source, s.valid)
+        values[s.name] = value
+
+    home = Path(values["home"]).expanduser().resolve()
+    values["home"] = home
+    for name, leaf in (("registry_db", "registry.db"), ("artifacts_dir", "artifacts"), ("airflow_home", "airflow")):
+        values[name] = Path(values[name]).expanduser().resolve() if values[name] else home / leaf
+    if values["data_path"] is not None:
+        values["data_path"] = Path(values["data_path"]).expanduser().resolve()
+
+    task = values["task"]
+    if values["primary_metric"] is None:
+        values["primary_metric"] = DEFAULT_METRIC[task]
+    if values["primary_metric"] not in METRICS[task]:
+        raise _bad(
+            SETTINGS_BY_NAME["primary_metric"],
+            values["primary_metric"],
+            raw["primary_metric"][1],
+            f"one of {', '.join(METRICS[task])} for task '{task}'",
+        )
+    if values["estimator"] is None:
+        values["estimator"] = DEFAULT_ESTIMATOR[task]
+    if values["min_relative_improvement"] > values["auto_promote_threshold"]:
+        raise ConfigError(
+            "The 'min_relative_improvement' setting must not exceed 'auto_promote_threshold' "
+            f"({values['auto_promote_threshold']}). Got {values['min_relative_improvement']} instead."
+        )
+    for name in ("demo_start", "demo_data_drift_date", "demo_concept_drift_date"):
+        _check_date(SETTINGS_BY_NAME[name], values[name], raw[name][1])
+    parts = values["schedule"].split()
+    if len(parts) not in (5, 6) and not values["schedule"].startswith("@"):
+        raise _bad(SETTINGS_BY_NAME["schedule"], values["schedule"], raw["schedule"][1],
+                   "a cron expression with 5 fields or an @preset")
+    return Config(**values)
+
+
+def _check_date(setting: Setting, value: str, source: str) -> None:
+    import datetime as _dt
+
+    try:
+        _dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise _bad(setting, value, source, "an ISO date (YYYY-MM-DD)") from exc
+
+
+def settings_table() -> str:
+    """The README's table of settings (Markdown)."""
+    rows = ["| setting | environment | default | meaning |", "|---|---|---|---|"]
+    for s in SETTINGS:
+        env = f"`{s.env}`" + "".join(f", `{a}`" for a in s.aliases)
+        default = "—" if s.default is None else f"`{s.default}`" if s.default != {} else "`{}`"
+        rows.append(f"| `{s.name}` | {env} | {default} | {s.doc} |")
+    return "\n".join(rows)

@@ -1,0 +1,106 @@
+"""The promotion policy: a pure function from a Comparison to a Decision.
+
+Order of the rules:
+
+1. no champion -> promote (the first valid model becomes champion);
+2. invalid challenger (NaN or constant predictions, or worse than ``metric_floor``) -> reject;
+3. improvement >= ``auto_promote_threshold`` and p < ``alpha`` -> promote, or review when
+   ``require_approval`` is set;
+4. improvement >= ``min_relative_improvement`` (below the auto threshold, or not significant) -> review;
+5. otherwise -> reject.
+
+A rejection is a normal Decision, not an exception. Every reason is a sentence with its numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from pipeline.config import Config
+from pipeline.reports import Comparison, Decision
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Policy:
+    auto_promote_threshold: float = 0.05
+    min_relative_improvement: float = 0.02
+    alpha: float = 0.05
+    require_approval: bool = False
+    metric_floor: float | None = None
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> Policy:
+        return cls(auto_promote_threshold=cfg.auto_promote_threshold,
+                   min_relative_improvement=cfg.min_relative_improvement, alpha=cfg.alpha,
+                   require_approval=cfg.require_approval, metric_floor=cfg.metric_floor)
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:+.2f}%"
+
+
+def _below_floor(c: Comparison, floor: float | None) -> bool:
+    if floor is None:
+        return False
+    return c.challenger_value < floor if c.higher_is_better else c.challenger_value > floor
+
+
+def decide(c: Comparison, policy: Policy) -> Decision:
+    """Promote, review or reject the challenger of ``c``.
+
+    Examples
+    --------
+    >>> from pipeline.reports import Comparison, MetricInterval
+    >>> c = Comparison(metric="mae", higher_is_better=False, challenger_version=2, champion_version=1,
+    ...     challenger_value=9.0, champion_value=10.0, relative_improvement=0.1, absolute_improvement=1.0,
+    ...     interval=MetricInterval(low=0.5, high=1.5, level=0.95), p_value=0.001, ttest_p_value=0.001,
+    ...     n_holdout=900, n_resamples=2000)
+    >>> decide(c, Policy()).outcome
+    'promote'
+    """
+    m = c.metric
+    name = f"version {c.challenger_version}"
+    if not c.challenger_valid:
+        return Decision(outcome="reject", reasons=(f"Rejected {name}: {c.invalid_reason}.",))
+    if math.isnan(c.challenger_value):
+        return Decision(outcome="reject", reasons=(f"Rejected {name}: its {m} on the holdout is undefined.",))
+    if _below_floor(c, policy.metric_floor):
+        bound = "minimum" if c.higher_is_better else "maximum"
+        return Decision(outcome="reject", reasons=(
+            f"Rejected {name}: its {m} of {c.challenger_value:.4g} is worse than the configured {bound} "
+            f"of {policy.metric_floor:.4g} (metric_floor).",))
+    if not c.has_champion or c.champion_value is None or c.relative_improvement is None:
+        return Decision(outcome="promote", reasons=(
+            f"No champion yet: {name} becomes the first champion with {m} {c.challenger_value:.4g} "
+            f"on {c.n_holdout} holdout rows.",))
+
+    imp, p = c.relative_improvement, c.p_value if c.p_value is not None else 1.0
+    ci = c.interval
+    ci_text = f" (95% CI of the improvement {ci.low:+.4g} to {ci.high:+.4g})" if ci else ""
+    facts = (f"{m} {c.champion_value:.4g} (champion v{c.champion_version}) -> {c.challenger_value:.4g} "
+             f"({name}) on {c.n_holdout} holdout rows: improvement {_pct(imp)}, p = {p:.3g}{ci_text}.")
+    significant = p < policy.alpha
+    if imp >= policy.auto_promote_threshold and significant:
+        if policy.require_approval:
+            return Decision(outcome="review", reasons=(
+                facts,
+                f"The win clears the auto-promotion bar ({_pct(policy.auto_promote_threshold)}, "
+                f"p < {policy.alpha}), but require_approval is set: an admin must approve.",))
+        return Decision(outcome="promote", reasons=(
+            facts,
+            f"Improvement {_pct(imp)} is at least the auto-promotion threshold "
+            f"{_pct(policy.auto_promote_threshold)} and significant (p = {p:.3g} < alpha {policy.alpha}).",))
+    if imp >= policy.min_relative_improvement:
+        if imp >= policy.auto_promote_threshold:
+            why = (f"Improvement {_pct(imp)} reaches the auto-promotion threshold but is not significant "
+                   f"(p = {p:.3g} >= alpha {policy.alpha}): an admin should review.")
+        else:
+            why = (f"Improvement {_pct(imp)} is at least the review threshold "
+                   f"{_pct(policy.min_relative_improvement)} but below the auto-promotion threshold "
+                   f"{_pct(policy.auto_promote_threshold)}: an admin should review.")
+        return Decision(outcome="review", reasons=(facts, why))
+    return Decision(outcome="reject", reasons=(
+        facts,
+        f"Improvement {_pct(imp)} is below the review threshold {_pct(policy.min_relative_improvement)}: "
+        "the champion stays.",))

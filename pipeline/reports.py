@@ -1,0 +1,146 @@
+"""Frozen result objects shared by the library, the registry and the dashboard.
+
+Plain fields and derived properties only; conversion to rows lives in ``registry/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Outcome = Literal["promote", "review", "reject"]
+OUTCOMES: tuple[Outcome, ...] = ("reject", "review", "promote")  # in increasing order of trust
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetricInterval:
+    """A bootstrap estimate of ``challenger - champion`` improvement in the primary metric."""
+
+    low: float
+    high: float
+    level: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Comparison:
+    """Champion and challenger scored on the same holdout rows.
+
+    ``relative_improvement`` is positive when the challenger is better, whatever the metric's
+    direction: ``(champion - challenger) / |champion|`` for errors, the reverse for scores.
+    ``p_value`` is the one-sided paired-bootstrap p-value of "the challenger is not better".
+    """
+
+    metric: str
+    higher_is_better: bool
+    challenger_version: int
+    champion_version: int | None
+    challenger_value: float
+    champion_value: float | None
+    relative_improvement: float | None
+    absolute_improvement: float | None
+    interval: MetricInterval | None
+    p_value: float | None
+    ttest_p_value: float | None
+    n_holdout: int
+    n_resamples: int
+    challenger_metrics: dict[str, float] = field(default_factory=dict)
+    champion_metrics: dict[str, float] = field(default_factory=dict)
+    challenger_valid: bool = True
+    invalid_reason: str | None = None
+    holdout_start: str = ""
+    holdout_end: str = ""
+
+    @property
+    def has_champion(self) -> bool:
+        return self.champion_version is not None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Decision:
+    """What the policy decided, and why, in sentences with the numbers in them."""
+
+    outcome: Outcome
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TriggerCheck:
+    """One retraining trigger: its measured value, its threshold and whether it fired."""
+
+    name: str
+    fired: bool
+    value: Any
+    threshold: Any
+    detail: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TriggerReport:
+    checks: tuple[TriggerCheck, ...]
+
+    @property
+    def fired(self) -> bool:
+        return any(c.fired for c in self.checks)
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.checks if c.fired)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelVersion:
+    """An immutable registered model."""
+
+    version: int
+    run_id: str
+    created_at: str
+    artifact_path: str
+    sha256: str
+    size_bytes: int
+    estimator: str
+    params: dict[str, Any]
+    train_start: str
+    train_end: str
+    train_rows: int
+    data_fingerprint: str
+    metrics: dict[str, float]
+    schema: dict[str, Any]
+    feature_importance: dict[str, float]
+    reference_profile: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Champion:
+    version: int
+    since: str
+    by: str
+    kind: str  # promotion | approval | rollback
+    metric: str
+    value: float | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Review:
+    id: int
+    run_id: str
+    challenger_version: int
+    expected_champion: int | None
+    status: str  # pending | approved | rejected | expired
+    requested_at: str
+    expires_at: str
+    decided_by: str | None = None
+    decided_at: str | None = None
+    reason: str | None = None
+    comparison_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditEvent:
+    seq: int
+    at: str
+    actor: str
+    event: str
+    entity: str
+    entity_id: str
+    details: dict[str, Any]
+    hash: str
