@@ -94,7 +94,9 @@ def scheduled_retraining_with_gated_promotion() -> None:
     trained = train_challenger()
     result = evaluate(trained)
     done = finish()
-    should_train(check) >> [trained, skip_training() >> done]
+    skip = skip_training()
+    should_train(check) >> [trained, skip]
+    skip >> done
     route_decision(result) >> [promote(result), request_review(result), reject(result)] >> done
 
 

@@ -92,8 +92,8 @@ def _demo_frame(start: str, wards: int, seed: int, drift_date: str, concept_date
     ward_types = [WARD_TYPES[i % len(WARD_TYPES)] for i in range(wards)]
     capacity = rng.integers(18, 61, size=wards).astype(float)
 
-    doy = days.dayofyear.to_numpy()
-    dow = days.dayofweek.to_numpy()
+    doy = days.day_of_year.to_numpy()
+    dow = days.day_of_week.to_numpy()
     season = np.cos(2 * np.pi * (doy - 15) / 365.25)  # +1 mid-January, -1 mid-July
     temp = 11 - 9 * season + rng.normal(0, 3, n_days)
     flu = np.clip(25 + 35 * np.maximum(season, 0) ** 2 + rng.normal(0, 6, n_days), 0, None)

@@ -181,6 +181,7 @@ def finish(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
 
 def record_failure(cfg: Config, reg: Registry, *, run_id: str, dag_id: str, task_id: str | None, error: str,
                    as_of: str | None) -> None:
-    reg.record_failure(run_id=run_id, dag_id=dag_id, task_id=task_id, error=error, as_of=as_of)
-    notify("pipeline_failed", f"Pipeline failed: {dag_id} {task_id or ''}".strip(), run_id=run_id, error=error)
+    if reg.record_failure(run_id=run_id, dag_id=dag_id, task_id=task_id, error=error, as_of=as_of):
+        notify("pipeline_failed", f"Pipeline failed: {dag_id} {task_id or ''}".strip(), run_id=run_id,
+               error=error)
 

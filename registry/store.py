@@ -115,8 +115,9 @@ class Registry:
                          details={"outcome": outcome, "error": error})
 
     def record_failure(self, *, run_id: str, dag_id: str, task_id: str | None, error: str,
-                       as_of: str | None = None) -> None:
-        """Called from Airflow's on_failure_callback: the run is marked failed and audited once."""
+                       as_of: str | None = None) -> bool:
+        """Called from Airflow's on_failure_callback: the run is marked failed and audited once.
+        Returns False when the failure was already recorded."""
         with self._tx() as db:
             run = self._one("SELECT status FROM runs WHERE run_id = ?", [run_id])
             if run is None:
@@ -124,11 +125,12 @@ class Registry:
                            "VALUES (?, ?, ?, '[]', '[]', 'running', ?)",
                            [run_id, dag_id, as_of or "", audit.utcnow()])
             elif run["status"] == "failed":
-                return
+                return False
             db.execute("UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE run_id = ?",
                        [f"{task_id}: {error}" if task_id else error, audit.utcnow(), run_id])
             audit.append(db, actor=PIPELINE, event="run_failed", entity="run", entity_id=run_id,
                          details={"dag_id": dag_id, "task_id": task_id, "error": error})
+        return True
 
     def get_run(self, run_id: str) -> dict[str, Any] | None:
         return self._one("SELECT * FROM runs WHERE run_id = ?", [run_id])
