@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 
@@ -41,10 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     with args.out.open("a", encoding="utf-8") as out:
         for date in args.dates:
             logical = pendulum.parse(date)
+            started = time.perf_counter()
             dr = dag.test(logical_date=logical, run_conf=conf)
+            seconds = time.perf_counter() - started
             state = str(getattr(dr.state, "value", dr.state))
             failed += state != "success"
-            out.write(json.dumps({"logical_date": logical.isoformat(), "run_id": dr.run_id, "state": state}) + "\n")
+            out.write(json.dumps({"logical_date": logical.isoformat(), "run_id": dr.run_id, "state": state,
+                                  "seconds": round(seconds, 4)}) + "\n")
             out.flush()
     return 1 if failed else 0
 

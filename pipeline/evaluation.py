@@ -17,7 +17,7 @@ from pipeline.config import METRICS, metric_higher_is_better
 from pipeline.reports import Comparison, MetricInterval
 
 _EPS = np.finfo(np.float64).eps
-CHUNK_CELLS = 4_000_000  # resamples x rows per chunk: bounds memory at ~32 MB of counts
+CHUNK_CELLS = 2_000_000  # resamples x rows per chunk: bounds memory at ~32 MB per chunk
 
 
 # --------------------------------------------------------------------------------------------
@@ -117,11 +117,61 @@ class BootstrapResult:
         return float((1 + np.count_nonzero(imp <= 0)) / (len(imp) + 1))
 
 
-def _resample_counts(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
+def _resample_indices(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
+    """(size, n) row indices drawn with replacement; int32 halves the cost of drawing them."""
+    return rng.integers(0, n, size=(size, n), dtype=np.int32 if n < 2**31 else np.int64)
+
+
+def _resample_counts(idx: np.ndarray) -> np.ndarray:
     """(size, n) counts of how often each row is drawn in each resample (multinomial, exact)."""
-    idx = rng.integers(0, n, size=(size, n))
-    idx += (np.arange(size) * n)[:, None]
-    return np.bincount(idx.ravel(), minlength=size * n).reshape(size, n).astype(np.float64)
+    size, n = idx.shape
+    flat = idx.astype(np.int64) + (np.arange(size, dtype=np.int64) * n)[:, None]
+    return np.bincount(flat.ravel(), minlength=size * n).reshape(size, n).astype(np.float64)
+
+
+class _AucSorter:
+    """ROC AUC of resamples without re-sorting: rows are ranked once by score, each resample is
+    turned into counts in rank order, and AUC is the positives' share of negatives ranked below."""
+
+    def __init__(self, y: np.ndarray, p: np.ndarray) -> None:
+        order = np.argsort(p, kind="stable")
+        self.rank = np.empty(len(p), dtype=np.int64)
+        self.rank[order] = np.arange(len(p))
+        ps = p[order]
+        self.is_pos = y[order].astype(bool)
+        self.starts = np.flatnonzero(np.r_[True, ps[1:] != ps[:-1]])
+        self.ties = len(self.starts) < len(p)
+
+    def __call__(self, idx: np.ndarray) -> np.ndarray:
+        size, n = idx.shape
+        flat = self.rank[idx] + (np.arange(size, dtype=np.int64) * n)[:, None]
+        w = np.bincount(flat.ravel(), minlength=size * n).reshape(size, n)
+        neg = np.where(self.is_pos, 0, w)
+        pos = w - neg
+        if self.ties:
+            neg = np.add.reduceat(neg, self.starts, axis=1)
+            pos = np.add.reduceat(pos, self.starts, axis=1)
+        below = np.cumsum(neg, axis=1) - neg
+        wins = (pos * below).sum(axis=1) + 0.5 * (pos * neg).sum(axis=1)
+        denom = pos.sum(axis=1).astype(float) * neg.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(denom > 0, wins / denom, np.nan)
+
+
+def _mean_loss(metric: str, y: np.ndarray, p: np.ndarray) -> np.ndarray | None:
+    """Per-row values whose mean is the metric (RMSE: whose mean is its square), else None."""
+    if metric == "mae":
+        return np.abs(y - p)
+    if metric == "rmse":
+        return (y - p) ** 2
+    if metric == "mape":
+        return np.abs(y - p) / np.maximum(np.abs(y), _EPS)
+    if metric == "log_loss":
+        q = np.clip(p, _EPS, 1 - _EPS)
+        return -(y * np.log(q) + (1 - y) * np.log(1 - q))
+    if metric == "accuracy":
+        return ((p >= 0.5) == y.astype(bool)).astype(float)
+    return None
 
 
 def paired_bootstrap(
@@ -134,6 +184,9 @@ def paired_bootstrap(
     rng: np.random.Generator,
 ) -> BootstrapResult:
     """Resample holdout rows with replacement; both models are scored on the same draws.
+
+    Metrics that are means of per-row values are resampled by gathering both models' values in
+    one pass; the others (ROC AUC, R², F1, precision, recall) from resample counts and weighted sums.
 
     Examples
     --------
@@ -149,15 +202,26 @@ def paired_bootstrap(
     b = np.asarray(challenger_pred, dtype=float)
     n = len(y)
     sign = 1.0 if metric_higher_is_better(metric) else -1.0
+    la, lb = _mean_loss(metric, y, a), _mean_loss(metric, y, b)
+    auc_a = _AucSorter(y, a) if metric == "roc_auc" else None
+    auc_b = _AucSorter(y, b) if metric == "roc_auc" else None
     chunk = max(1, min(n_resamples, CHUNK_CELLS // max(n, 1)))
     imps: list[np.ndarray] = []
     rels: list[np.ndarray] = []
     done = 0
     while done < n_resamples:
         size = min(chunk, n_resamples - done)
-        w = _resample_counts(rng, n, size)
-        ma = weighted_metric(metric, w, y, a)
-        mb = weighted_metric(metric, w, y, b)
+        idx = _resample_indices(rng, n, size)
+        if la is not None and lb is not None:
+            ma, mb = la[idx].mean(axis=1), lb[idx].mean(axis=1)  # same draws for both models
+            if metric == "rmse":
+                ma, mb = np.sqrt(ma), np.sqrt(mb)
+        elif auc_a is not None and auc_b is not None:
+            ma, mb = auc_a(idx), auc_b(idx)
+        else:
+            w = _resample_counts(idx)
+            ma = weighted_metric(metric, w, y, a)
+            mb = weighted_metric(metric, w, y, b)
         imp = sign * (mb - ma)
         imps.append(imp)
         with np.errstate(invalid="ignore", divide="ignore"):
