@@ -54,7 +54,9 @@ def pipeline_only(months: list[dt.datetime]) -> list[float]:
             if result["outcome"] == "promote":
                 loop.promote(cfg, reg, ctx, result["version"], result["champion"])
             elif result["outcome"] == "review":
-                loop.request_review(cfg, reg, ctx, result["version"], result["comparison_id"], result["champion"])
+                loop.request_review(
+                    cfg, reg, ctx, result["version"], result["comparison_id"], result["champion"]
+                )
             else:
                 loop.reject(cfg, reg, ctx, result["version"])
             loop.finish(cfg, reg, ctx)
@@ -70,20 +72,43 @@ def through_airflow(months: list[dt.datetime]) -> tuple[float, list[float]]:
     env.update(env_extra)
     env["MODELGATE_CONFIG"] = os.devnull
     Registry.open(cfg, create=True).close()
-    subprocess.run([cli._airflow(cfg), "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [cli._airflow(cfg), "db", "migrate"],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     out = home / "runs.jsonl"
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "dags.runner", "--dag-id", loop.DAG_ID, "--out", str(out),
-                    "--conf", json.dumps({"reasons": ["schedule"]}), *[m.isoformat() for m in months]],
-                   env=env, cwd=REPO, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dags.runner",
+            "--dag-id",
+            loop.DAG_ID,
+            "--out",
+            str(out),
+            "--conf",
+            json.dumps({"reasons": ["schedule"]}),
+            *[m.isoformat() for m in months],
+        ],
+        env=env,
+        cwd=REPO,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wall = time.perf_counter() - t
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert all(r["state"] == "success" for r in rows), rows
     return wall, [r["seconds"] for r in rows]
 
 
-def bootstrap(metric: str, n: int, resamples: int, loop_resamples: int, repeats: int) -> dict[str, float]:
+def bootstrap(
+    metric: str, n: int, resamples: int, loop_resamples: int, repeats: int
+) -> dict[str, float]:
     """Milliseconds per resample: vectorised, a loop with numpy, a loop with scikit-learn's metric."""
     from sklearn.metrics import mean_absolute_error, roc_auc_score
 
@@ -101,14 +126,23 @@ def bootstrap(metric: str, n: int, resamples: int, loop_resamples: int, repeats:
     timings: dict[str, list[float]] = {"vectorised": [], "numpy_loop": [], "sklearn_loop": []}
     for r in range(repeats):
         t = time.perf_counter()
-        paired_bootstrap(metric, y, champ, chall, n_resamples=resamples, rng=np.random.default_rng(r))
+        paired_bootstrap(
+            metric, y, champ, chall, n_resamples=resamples, rng=np.random.default_rng(r)
+        )
         timings["vectorised"].append((time.perf_counter() - t) / resamples)
         for name, scorer in (("numpy_loop", numpy_scorer), ("sklearn_loop", sk)):
             if scorer is None:
                 continue
             t = time.perf_counter()
-            paired_bootstrap_loop(metric, y, champ, chall, n_resamples=loop_resamples,
-                                  rng=np.random.default_rng(r), scorer=scorer)
+            paired_bootstrap_loop(
+                metric,
+                y,
+                champ,
+                chall,
+                n_resamples=loop_resamples,
+                rng=np.random.default_rng(r),
+                scorer=scorer,
+            )
             timings[name].append((time.perf_counter() - t) / loop_resamples)
     return {k: statistics.median(v) * 1e3 for k, v in timings.items() if v}
 
@@ -129,7 +163,9 @@ def main() -> int:
     startup = wall - sum(af)
     print(f"pipeline work only (library steps):   {lib_med:6.2f} s per run")
     print(f"through Airflow dag.test (in-process): {af_med:6.2f} s per run")
-    print(f"Airflow overhead per run:              {af_med - lib_med:6.2f} s ({(af_med - lib_med) / af_med:.0%} of a run)")
+    print(
+        f"Airflow overhead per run:              {af_med - lib_med:6.2f} s ({(af_med - lib_med) / af_med:.0%} of a run)"
+    )
     print(f"Airflow process start-up (once):       {startup:6.2f} s")
     print(f"ratio Airflow run / pipeline work:     {af_med / lib_med:6.2f}x")
 
@@ -138,12 +174,16 @@ def main() -> int:
     for metric in ("mae", "roc_auc"):
         b = bootstrap(metric, args.rows, args.resamples, loop_n, args.repeats)
         vec = b["vectorised"]
-        print(f"{metric}: vectorised {vec:.3f} ms/resample ({args.resamples} resamples: "
-              f"{vec * args.resamples / 1e3:.2f} s)")
+        print(
+            f"{metric}: vectorised {vec:.3f} ms/resample ({args.resamples} resamples: "
+            f"{vec * args.resamples / 1e3:.2f} s)"
+        )
         for name in ("numpy_loop", "sklearn_loop"):
             if name in b:
-                print(f"{metric}: {name:<12} {b[name]:.3f} ms/resample ({loop_n} resamples)  "
-                      f"-> vectorised is {b[name] / vec:.1f}x faster")
+                print(
+                    f"{metric}: {name:<12} {b[name]:.3f} ms/resample ({loop_n} resamples)  "
+                    f"-> vectorised is {b[name] / vec:.1f}x faster"
+                )
     return 0
 
 

@@ -16,7 +16,8 @@ def run_context(context: dict[str, Any], dag_id: str) -> RunContext:
     as_of = dt.datetime.fromisoformat(end.isoformat()).astimezone(dt.UTC).replace(tzinfo=None)
     dag_run = context.get("dag_run")
     run_type = getattr(getattr(dag_run, "run_type", None), "value", None) or (
-        str(dag_run.run_type) if dag_run is not None else None)
+        str(dag_run.run_type) if dag_run is not None else None
+    )
     logical = context.get("logical_date")
     return RunContext(
         run_id=str(context["run_id"]),
@@ -47,11 +48,15 @@ def on_failure(context: dict[str, Any]) -> None:
     try:
         cfg = load_config()
         with open_registry(cfg) as reg:
-            loop.record_failure(cfg, reg, run_id=str(context.get("run_id")),
-                                dag_id=getattr(dag, "dag_id", None) or getattr(ti, "dag_id", "unknown"),
-                                task_id=getattr(ti, "task_id", None),
-                                error=f"{type(err).__name__}: {err}" if err else "task failed",
-                                as_of=end.isoformat() if end else None)
+            loop.record_failure(
+                cfg,
+                reg,
+                run_id=str(context.get("run_id")),
+                dag_id=getattr(dag, "dag_id", None) or getattr(ti, "dag_id", "unknown"),
+                task_id=getattr(ti, "task_id", None),
+                error=f"{type(err).__name__}: {err}" if err else "task failed",
+                as_of=end.isoformat() if end else None,
+            )
     except Exception as exc:  # a callback must not mask the task's own failure
         import logging
 

@@ -38,9 +38,15 @@ def _step(name: str, *args: Any) -> Any:
     max_active_runs=1,
     tags=["modelgate"],
     params={
-        "force_retrain": Param(False, type="boolean", description="Retrain even if no trigger fires."),
-        "data_path": Param(None, type=["null", "string"], description="CSV/Parquet file or folder."),
-        "reasons": Param([], type="array", description="Trigger reasons from the caller (e.g. drift)."),
+        "force_retrain": Param(
+            False, type="boolean", description="Retrain even if no trigger fires."
+        ),
+        "data_path": Param(
+            None, type=["null", "string"], description="CSV/Parquet file or folder."
+        ),
+        "reasons": Param(
+            [], type="array", description="Trigger reasons from the caller (e.g. drift)."
+        ),
     },
     default_args={
         "retries": _cfg.retries,
@@ -72,7 +78,9 @@ def scheduled_retraining_with_gated_promotion() -> None:
 
     @task.branch
     def route_decision(result: dict[str, Any]) -> str:
-        return {"promote": "promote", "review": "request_review", "reject": "reject"}[result["outcome"]]
+        return {"promote": "promote", "review": "request_review", "reject": "reject"}[
+            result["outcome"]
+        ]
 
     @task(queue=_cfg.queue)
     def promote(result: dict[str, Any]) -> dict[str, Any]:
@@ -80,7 +88,9 @@ def scheduled_retraining_with_gated_promotion() -> None:
 
     @task(queue=_cfg.queue)
     def request_review(result: dict[str, Any]) -> dict[str, Any]:
-        return _step("request_review", result["version"], result["comparison_id"], result["champion"])
+        return _step(
+            "request_review", result["version"], result["comparison_id"], result["champion"]
+        )
 
     @task(queue=_cfg.queue)
     def reject(result: dict[str, Any]) -> dict[str, Any]:

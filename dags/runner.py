@@ -47,8 +47,17 @@ def main(argv: list[str] | None = None) -> int:
             seconds = time.perf_counter() - started
             state = str(getattr(dr.state, "value", dr.state))
             failed += state != "success"
-            out.write(json.dumps({"logical_date": logical.isoformat(), "run_id": dr.run_id, "state": state,
-                                  "seconds": round(seconds, 4)}) + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "logical_date": logical.isoformat(),
+                        "run_id": dr.run_id,
+                        "state": state,
+                        "seconds": round(seconds, 4),
+                    }
+                )
+                + "\n"
+            )
             out.flush()
     return 1 if failed else 0
 

@@ -40,7 +40,9 @@ def _parse_date(text: str, flag: str) -> dt.datetime:
     try:
         value = dt.datetime.fromisoformat(text)
     except ValueError as exc:
-        raise ConfigError(f"{flag} must be an ISO date like 2025-03-01 or 2025-03-01T02:00. Got {text!r}.") from exc
+        raise ConfigError(
+            f"{flag} must be an ISO date like 2025-03-01 or 2025-03-01T02:00. Got {text!r}."
+        ) from exc
     if value.tzinfo is not None:
         value = value.astimezone(dt.UTC).replace(tzinfo=None)
     return value
@@ -49,18 +51,20 @@ def _parse_date(text: str, flag: str) -> dt.datetime:
 def airflow_env(cfg: Config) -> dict[str, str]:
     """Environment for the embedded Airflow: its home, our DAGs folder, SQLite, LocalExecutor."""
     env = dict(os.environ)
-    env.update({
-        "AIRFLOW_HOME": str(cfg.airflow_home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_DAGS),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "MODELGATE_HOME": str(cfg.home),
-        "MODELGATE_REGISTRY_DB": str(cfg.registry_db),
-        "MODELGATE_ARTIFACTS_DIR": str(cfg.artifacts_dir),
-        "MODELGATE_AIRFLOW_HOME": str(cfg.airflow_home),
-    })
+    env.update(
+        {
+            "AIRFLOW_HOME": str(cfg.airflow_home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_DAGS),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "MODELGATE_HOME": str(cfg.home),
+            "MODELGATE_REGISTRY_DB": str(cfg.registry_db),
+            "MODELGATE_ARTIFACTS_DIR": str(cfg.artifacts_dir),
+            "MODELGATE_AIRFLOW_HOME": str(cfg.airflow_home),
+        }
+    )
     if Path("modelgate.toml").is_file() and "MODELGATE_CONFIG" not in env:
         env["MODELGATE_CONFIG"] = str(Path("modelgate.toml").resolve())
     return env
@@ -76,8 +80,13 @@ def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
         return "(none)"
     text = [[_cell(r.get(c)) for c in columns] for r in rows]
     widths = [max(len(c), *(len(t[i]) for t in text)) for i, c in enumerate(columns)]
-    line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths, strict=True)).rstrip()  # noqa: E731
-    return "\n".join([line(list(columns)), line(["-" * w for w in widths]), *(line(t) for t in text)])
+
+    def line(vals: Sequence[str]) -> str:
+        return "  ".join(v.ljust(w) for v, w in zip(vals, widths, strict=True)).rstrip()
+
+    return "\n".join(
+        [line(list(columns)), line(["-" * w for w in widths]), *(line(t) for t in text)]
+    )
 
 
 def _cell(v: Any) -> str:
@@ -103,25 +112,36 @@ def cmd_init(cfg: Config, args: argparse.Namespace) -> int:
     log = cfg.home / "logs" / "airflow-db-migrate.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as fh:
-        proc = subprocess.run([_airflow(cfg), "db", "migrate"], env=airflow_env(cfg), stdout=fh,
-                              stderr=subprocess.STDOUT, check=False)
+        proc = subprocess.run(
+            [_airflow(cfg), "db", "migrate"],
+            env=airflow_env(cfg),
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
     if proc.returncode != 0:
         raise ModelGateError(f"'airflow db migrate' failed (exit {proc.returncode}); see {log}.")
     print(f"Initialised ModelGate in {cfg.home}")
-    print(f"  registry:     {cfg.registry_db} ({st['versions']} versions, {st['audit_events']} audit events)")
+    print(
+        f"  registry:     {cfg.registry_db} ({st['versions']} versions, {st['audit_events']} audit events)"
+    )
     print(f"  artifacts:    {cfg.artifacts_dir}")
     print(f"  airflow home: {cfg.airflow_home} (SQLite metadata DB, LocalExecutor)")
     return 0
 
 
-def _run_dates(cfg: Config, dates: list[dt.datetime], conf: dict[str, Any], *, summaries: bool) -> int:
+def _run_dates(
+    cfg: Config, dates: list[dt.datetime], conf: dict[str, Any], *, summaries: bool
+) -> int:
     """Validate, then run the retraining DAG for each date in one Airflow process."""
     from pipeline import loop
 
     data_path = Path(conf["data_path"]) if conf.get("data_path") else None
     with _registry(cfg) as reg:  # read-only use: nothing is written before validation passes
         for d in dates:
-            loop.preflight(cfg, reg, loop.RunContext(run_id="preflight", as_of=d, data_path=data_path))
+            loop.preflight(
+                cfg, reg, loop.RunContext(run_id="preflight", as_of=d, data_path=data_path)
+            )
     logs = cfg.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
@@ -129,13 +149,27 @@ def _run_dates(cfg: Config, dates: list[dt.datetime], conf: dict[str, Any], *, s
     fd, out_name = tempfile.mkstemp(prefix="runs-", suffix=".jsonl", dir=logs)
     os.close(fd)
     out_path = Path(out_name)
-    cmd = [sys.executable, "-m", "dags.runner", "--dag-id", DAG_ID, "--out", str(out_path),
-           "--conf", json.dumps(conf), *[d.isoformat() for d in dates]]
+    cmd = [
+        sys.executable,
+        "-m",
+        "dags.runner",
+        "--dag-id",
+        DAG_ID,
+        "--out",
+        str(out_path),
+        "--conf",
+        json.dumps(conf),
+        *[d.isoformat() for d in dates],
+    ]
     env = airflow_env(cfg)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_DAGS.parent), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(REPO_DAGS.parent), env.get("PYTHONPATH")])
+    )
     started = time.monotonic()
     with log_path.open("w") as log:
-        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(REPO_DAGS.parent))
+        proc = subprocess.Popen(
+            cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(REPO_DAGS.parent)
+        )
         seen = 0
         failed = 0
         while True:
@@ -153,11 +187,16 @@ def _run_dates(cfg: Config, dates: list[dt.datetime], conf: dict[str, Any], *, s
             time.sleep(0.2)
     out_path.unlink(missing_ok=True)
     if proc.returncode != 0 and seen < len(dates):
-        raise ModelGateError(f"Airflow stopped after {seen} of {len(dates)} runs (exit {proc.returncode}); "
-                             f"see {log_path}.")
+        raise ModelGateError(
+            f"Airflow stopped after {seen} of {len(dates)} runs (exit {proc.returncode}); "
+            f"see {log_path}."
+        )
     if failed:
-        print(f"{failed} of {len(dates)} runs failed; the failures are in the registry "
-              f"('modelgate status') and in {log_path}.", file=sys.stderr)
+        print(
+            f"{failed} of {len(dates)} runs failed; the failures are in the registry "
+            f"('modelgate status') and in {log_path}.",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -183,16 +222,21 @@ def _summarise(cfg: Config, result: dict[str, Any]) -> None:
     if comp:
         text += f" v{comp['challenger_version']} {comp['metric']} {comp['challenger_value']:.4g}"
         if comp["champion_version"] is not None:
-            text += (f" vs champion v{comp['champion_version']} {comp['champion_value']:.4g}"
-                     f" ({comp['relative_improvement'] * 100:+.2f}%, p={comp['p_value']:.3g})")
+            text += (
+                f" vs champion v{comp['champion_version']} {comp['champion_value']:.4g}"
+                f" ({comp['relative_improvement'] * 100:+.2f}%, p={comp['p_value']:.3g})"
+            )
     if run["status"] == "failed":
         text += f"  FAILED: {run['error']}"
     print(text, flush=True)
 
 
 def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
-    as_of = _parse_date(args.as_of, "--as-of") if args.as_of else dt.datetime.now(dt.UTC).replace(
-        tzinfo=None, minute=0, second=0, microsecond=0)
+    as_of = (
+        _parse_date(args.as_of, "--as-of")
+        if args.as_of
+        else dt.datetime.now(dt.UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0)
+    )
     conf: dict[str, Any] = {"force_retrain": bool(args.force)}
     if args.data:
         conf["data_path"] = str(Path(args.data).resolve())
@@ -207,7 +251,9 @@ def cmd_simulate(cfg: Config, args: argparse.Namespace) -> int:
     elif cfg.data_path is None and not args.data:
         start = dt.datetime.fromisoformat(cfg.demo_start) + dt.timedelta(days=366)
     else:
-        raise ConfigError("simulate needs --start DATE when the data is your own (data_path or --data).")
+        raise ConfigError(
+            "simulate needs --start DATE when the data is your own (data_path or --data)."
+        )
     start = start.replace(day=1, hour=2, minute=0, second=0, microsecond=0)
     dates = []
     for k in range(args.months):
@@ -217,14 +263,19 @@ def cmd_simulate(cfg: Config, args: argparse.Namespace) -> int:
     conf: dict[str, Any] = {"reasons": ["schedule"]}
     if args.data:
         conf["data_path"] = str(Path(args.data).resolve())
-    print(f"Simulating {args.months} monthly runs of {DAG_ID} from {dates[0]:%Y-%m-%d} "
-          f"to {dates[-1]:%Y-%m-%d} through real Airflow DAG runs.", flush=True)
+    print(
+        f"Simulating {args.months} monthly runs of {DAG_ID} from {dates[0]:%Y-%m-%d} "
+        f"to {dates[-1]:%Y-%m-%d} through real Airflow DAG runs.",
+        flush=True,
+    )
     rc = _run_dates(cfg, dates, conf, summaries=True)
     with _registry(cfg) as reg:
         st = reg.status()
     champ = st["champion"]
-    print(f"Done: champion v{champ['version'] if champ else '-'}, {st['versions']} versions, "
-          f"{st['pending_reviews']} pending reviews, {st['audit_events']} audit events.")
+    print(
+        f"Done: champion v{champ['version'] if champ else '-'}, {st['versions']} versions, "
+        f"{st['pending_reviews']} pending reviews, {st['audit_events']} audit events."
+    )
     return rc
 
 
@@ -238,25 +289,38 @@ def cmd_status(cfg: Config, args: argparse.Namespace) -> int:
     c = st["champion"]
     if c:
         value = f"{c['metric']} {c['value']:.4g}" if c["value"] is not None else c["metric"]
-        print(f"Champion:        v{c['version']} ({value}), since {c['promoted_at']} by {c['promoted_by']} "
-              f"({c['kind']})")
+        print(
+            f"Champion:        v{c['version']} ({value}), since {c['promoted_at']} by {c['promoted_by']} "
+            f"({c['kind']})"
+        )
     else:
         print("Champion:        none yet")
     print(f"Versions:        {st['versions']}")
     print(f"Runs:            {st['runs']}")
     print(f"Pending reviews: {st['pending_reviews']}")
-    print(f"Audit events:    {st['audit_events']} (chain {'verified' if chain.ok else 'BROKEN: ' + str(chain.problem)})")
+    print(
+        f"Audit events:    {st['audit_events']} (chain {'verified' if chain.ok else 'BROKEN: ' + str(chain.problem)})"
+    )
     return 0
 
 
 def cmd_versions(cfg: Config, args: argparse.Namespace) -> int:
     with _registry(cfg) as reg:
         champ = reg.current_champion()
-        rows = []
+        rows: list[dict[str, Any]] = []
         for v in reg.versions():
-            rows.append({"version": v.version, "champion": "*" if champ and champ.version == v.version else "",
-                         "created_at": v.created_at, "train_end": v.train_end[:10], "train_rows": v.train_rows,
-                         "metrics": v.metrics, "sha256": v.sha256, "run_id": v.run_id})
+            rows.append(
+                {
+                    "version": v.version,
+                    "champion": "*" if champ and champ.version == v.version else "",
+                    "created_at": v.created_at,
+                    "train_end": v.train_end[:10],
+                    "train_rows": v.train_rows,
+                    "metrics": v.metrics,
+                    "sha256": v.sha256,
+                    "run_id": v.run_id,
+                }
+            )
     if args.json:
         _print_json(rows)
         return 0
@@ -270,22 +334,46 @@ def cmd_versions(cfg: Config, args: argparse.Namespace) -> int:
 def cmd_reviews(cfg: Config, args: argparse.Namespace) -> int:
     with _registry(cfg) as reg:
         reviews = reg.reviews(None if args.all else "pending")
-        rows = []
+        rows: list[dict[str, Any]] = []
         for r in reviews:
             comp = reg.comparison(r.run_id) or {}
-            rows.append({"id": r.id, "version": r.challenger_version, "vs_champion": r.expected_champion,
-                         "status": r.status, "metric": comp.get("metric"),
-                         "improvement": comp.get("relative_improvement"), "p_value": comp.get("p_value"),
-                         "requested_at": r.requested_at, "expires_at": r.expires_at,
-                         "decided_by": r.decided_by, "reason": r.reason})
+            rows.append(
+                {
+                    "id": r.id,
+                    "version": r.challenger_version,
+                    "vs_champion": r.expected_champion,
+                    "status": r.status,
+                    "metric": comp.get("metric"),
+                    "improvement": comp.get("relative_improvement"),
+                    "p_value": comp.get("p_value"),
+                    "requested_at": r.requested_at,
+                    "expires_at": r.expires_at,
+                    "decided_by": r.decided_by,
+                    "reason": r.reason,
+                }
+            )
     if args.json:
         _print_json(rows)
         return 0
-    for r in rows:
-        if r["improvement"] is not None:
-            r["improvement"] = f"{r['improvement'] * 100:+.2f}%"
-    print(_table(rows, ["id", "version", "vs_champion", "status", "metric", "improvement", "p_value",
-                        "expires_at", "decided_by"]))
+    for row in rows:
+        if row["improvement"] is not None:
+            row["improvement"] = f"{row['improvement'] * 100:+.2f}%"
+    print(
+        _table(
+            rows,
+            [
+                "id",
+                "version",
+                "vs_champion",
+                "status",
+                "metric",
+                "improvement",
+                "p_value",
+                "expires_at",
+                "decided_by",
+            ],
+        )
+    )
     return 0
 
 
@@ -294,12 +382,22 @@ def cmd_audit(cfg: Config, args: argparse.Namespace) -> int:
         if args.verify:
             chain = reg.verify_audit()
             if args.json:
-                _print_json({"ok": chain.ok, "events": chain.events, "head": chain.head,
-                             "first_bad_seq": chain.first_bad_seq, "problem": chain.problem})
+                _print_json(
+                    {
+                        "ok": chain.ok,
+                        "events": chain.events,
+                        "head": chain.head,
+                        "first_bad_seq": chain.first_bad_seq,
+                        "problem": chain.problem,
+                    }
+                )
             elif chain.ok:
                 print(f"Audit chain verified: {chain.events} events, head {chain.head[:16]}…")
             else:
-                print(f"Audit chain BROKEN at event {chain.first_bad_seq}: {chain.problem}.", file=sys.stderr)
+                print(
+                    f"Audit chain BROKEN at event {chain.first_bad_seq}: {chain.problem}.",
+                    file=sys.stderr,
+                )
             return 0 if chain.ok else 1
         rows = reg.audit_log(limit=args.limit, event=args.event)
     if args.json:
@@ -315,8 +413,12 @@ def cmd_approve(cfg: Config, args: argparse.Namespace) -> int:
     with _registry(cfg) as reg:
         review = reg.approve(args.review_id, by=args.by, reason=args.reason or "")
         champ = reg.current_champion()
-    print(f"Approved review {review.id}: version {review.challenger_version} is now the champion "
-          f"(was v{review.expected_champion})." if champ else f"Approved review {review.id}.")
+    print(
+        f"Approved review {review.id}: version {review.challenger_version} is now the champion "
+        f"(was v{review.expected_champion})."
+        if champ
+        else f"Approved review {review.id}."
+    )
     return 0
 
 
@@ -345,21 +447,57 @@ def cmd_up(cfg: Config, args: argparse.Namespace) -> int:
     env["AIRFLOW__API__PORT"] = str(args.airflow_port)
     procs: list[tuple[str, subprocess.Popen[bytes], Path]] = []
     af_log = logs / "airflow-standalone.log"
-    procs.append(("airflow", subprocess.Popen([_airflow(cfg), "standalone"], env=env, stdout=af_log.open("wb"),
-                                              stderr=subprocess.STDOUT, start_new_session=True), af_log))
+    procs.append(
+        (
+            "airflow",
+            subprocess.Popen(
+                [_airflow(cfg), "standalone"],
+                env=env,
+                stdout=af_log.open("wb"),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            ),
+            af_log,
+        )
+    )
     app = REPO_DAGS.parent / "dashboard" / "app.py"
     if app.exists():
         st_log = logs / "dashboard.log"
-        procs.append(("dashboard", subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
-             "--server.port", str(args.dashboard_port), "--server.address", "127.0.0.1"],
-            env=env, stdout=st_log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True), st_log))
-    print(f"Airflow (scheduler, DAG processor, API server): http://127.0.0.1:{args.airflow_port}  "
-          f"log: {af_log}")
+        procs.append(
+            (
+                "dashboard",
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "streamlit",
+                        "run",
+                        str(app),
+                        "--server.headless",
+                        "true",
+                        "--server.port",
+                        str(args.dashboard_port),
+                        "--server.address",
+                        "127.0.0.1",
+                    ],
+                    env=env,
+                    stdout=st_log.open("wb"),
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                ),
+                st_log,
+            )
+        )
+    print(
+        f"Airflow (scheduler, DAG processor, API server): http://127.0.0.1:{args.airflow_port}  "
+        f"log: {af_log}"
+    )
     if app.exists():
         print(f"Dashboard: http://127.0.0.1:{args.dashboard_port}")
     else:
-        print("Dashboard: not part of this version yet (use 'modelgate status', 'reviews', 'approve').")
+        print(
+            "Dashboard: not part of this version yet (use 'modelgate status', 'reviews', 'approve')."
+        )
     print("Press Ctrl-C to stop everything started here.", flush=True)
     deadline = time.monotonic() + args.seconds if args.seconds else None
     try:
@@ -384,10 +522,14 @@ def cmd_up(cfg: Config, args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------------ parser
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="modelgate", description=(
-        "Gated retraining: Airflow retrains a challenger, compares it with the champion on the same "
-        "holdout, then promotes it, queues it for review or rejects it. Settings come from "
-        "modelgate.toml and MODELGATE_* variables (see the README)."))
+    ap = argparse.ArgumentParser(
+        prog="modelgate",
+        description=(
+            "Gated retraining: Airflow retrains a challenger, compares it with the champion on the same "
+            "holdout, then promotes it, queues it for review or rejects it. Settings come from "
+            "modelgate.toml and MODELGATE_* variables (see the README)."
+        ),
+    )
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sub.add_parser("init", help="create the home folder, registry and embedded Airflow home")
@@ -399,10 +541,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("simulate", help="N consecutive monthly DAG runs through real Airflow")
     p.add_argument("--months", type=int, required=True)
-    p.add_argument("--start", help="first run's month (default for the demo data: a year after demo_start)")
+    p.add_argument(
+        "--start", help="first run's month (default for the demo data: a year after demo_start)"
+    )
     p.add_argument("--data", help="CSV/Parquet file or folder (overrides data_path)")
 
-    for name, helptext in (("status", "champion, counts and the audit chain"), ("versions", "model versions")):
+    for name, helptext in (
+        ("status", "champion, counts and the audit chain"),
+        ("versions", "model versions"),
+    ):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("--json", action="store_true", help="machine-readable output")
     p = sub.add_parser("reviews", help="pending reviews (--all for every review)")
@@ -427,16 +574,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", required=True)
     p.add_argument("--to", type=int, help="version to restore (default: the previous champion)")
 
-    p = sub.add_parser("up", help="start the embedded Airflow scheduler (and dashboard); Ctrl-C stops")
+    p = sub.add_parser(
+        "up", help="start the embedded Airflow scheduler (and dashboard); Ctrl-C stops"
+    )
     p.add_argument("--airflow-port", type=int, default=8080)
     p.add_argument("--dashboard-port", type=int, default=8501)
     p.add_argument("--seconds", type=float, default=0, help=argparse.SUPPRESS)
     return ap
 
 
-COMMANDS = {"init": cmd_init, "run": cmd_run, "simulate": cmd_simulate, "status": cmd_status,
-            "versions": cmd_versions, "reviews": cmd_reviews, "audit": cmd_audit, "approve": cmd_approve,
-            "reject": cmd_reject, "rollback": cmd_rollback, "up": cmd_up}
+COMMANDS = {
+    "init": cmd_init,
+    "run": cmd_run,
+    "simulate": cmd_simulate,
+    "status": cmd_status,
+    "versions": cmd_versions,
+    "reviews": cmd_reviews,
+    "audit": cmd_audit,
+    "approve": cmd_approve,
+    "reject": cmd_reject,
+    "rollback": cmd_rollback,
+    "up": cmd_up,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -62,72 +62,233 @@ def _non_negative(x: Any) -> bool:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("home", "path", ".modelgate", "Folder holding the registry, artifacts and the embedded Airflow home."),
-    Setting("registry_db", "path", None, "SQLite registry file. Default: `<home>/registry.db`.", optional=True),
-    Setting("artifacts_dir", "path", None, "Artifact store for model files. Default: `<home>/artifacts`.",
-            aliases=("MODEL_REGISTRY_DIR",), optional=True),
-    Setting("airflow_home", "path", None, "AIRFLOW_HOME of the embedded Airflow. Default: `<home>/airflow`.",
-            optional=True),
-    Setting("data_path", "path", None,
-            "CSV or Parquet file, or folder of them; unset means the built-in demo data.", optional=True),
-    Setting("task", "str", "regression", "`regression` or `classification`.",
-            lambda x: x in TASKS, "one of " + ", ".join(TASKS)),
+    Setting(
+        "home",
+        "path",
+        ".modelgate",
+        "Folder holding the registry, artifacts and the embedded Airflow home.",
+    ),
+    Setting(
+        "registry_db",
+        "path",
+        None,
+        "SQLite registry file. Default: `<home>/registry.db`.",
+        optional=True,
+    ),
+    Setting(
+        "artifacts_dir",
+        "path",
+        None,
+        "Artifact store for model files. Default: `<home>/artifacts`.",
+        aliases=("MODEL_REGISTRY_DIR",),
+        optional=True,
+    ),
+    Setting(
+        "airflow_home",
+        "path",
+        None,
+        "AIRFLOW_HOME of the embedded Airflow. Default: `<home>/airflow`.",
+        optional=True,
+    ),
+    Setting(
+        "data_path",
+        "path",
+        None,
+        "CSV or Parquet file, or folder of them; unset means the built-in demo data.",
+        optional=True,
+    ),
+    Setting(
+        "task",
+        "str",
+        "regression",
+        "`regression` or `classification`.",
+        lambda x: x in TASKS,
+        "one of " + ", ".join(TASKS),
+    ),
     Setting("target", "str", "occupancy", "Target column."),
     Setting("timestamp_column", "str", "timestamp", "Timestamp column used for time windows."),
-    Setting("features", "list", None, "Feature columns. Default: every column but target and timestamp.",
-            optional=True),
-    Setting("key_columns", "list", None,
-            "Columns that with the timestamp identify a row; duplicates of that key are a data error. "
-            "Default: the demo's `ward` for the demo data; for your data, fully identical rows are the error.",
-            optional=True),
-    Setting("categorical_features", "list", None,
-            "Columns treated as categorical. Default: text, category and boolean columns.", optional=True),
-    Setting("primary_metric", "str", None,
-            "Metric that decides: regression `mae` (default), `rmse`, `r2`, `mape`; classification "
-            "`roc_auc` (default), `f1`, `accuracy`, `precision`, `recall`, `log_loss`.", optional=True),
-    Setting("estimator", "str", None,
-            "Import path of a scikit-learn estimator. Default: HistGradientBoostingRegressor/Classifier.",
-            optional=True),
-    Setting("estimator_params", "table", {}, "Keyword arguments for the estimator (JSON in the environment)."),
-    Setting("seed", "int", 42, "Seed for training, bootstrap and demo data.", _non_negative, "an int >= 0"),
-    Setting("train_days", "int", 365, "Days of history before the holdout used for training.", _positive,
-            "an int > 0"),
-    Setting("holdout_days", "int", 30, "The most recent days before `as_of` held out for the comparison.",
-            _positive, "an int > 0"),
-    Setting("min_train_rows", "int", 200, "Fewer training rows is a data error.", _positive, "an int > 0"),
-    Setting("min_holdout_rows", "int", 50, "Fewer holdout rows is a data error.", _positive, "an int > 0"),
-    Setting("auto_promote_threshold", "float", 0.05,
-            "Relative improvement at or above which a significant win is promoted automatically.", _unit,
-            "a float in (0, 1)"),
-    Setting("min_relative_improvement", "float", 0.02,
-            "Relative improvement at or above which a challenger is worth a manual review.", _unit,
-            "a float in (0, 1)", aliases=("PROMOTION_MIN_RELATIVE_IMPROVEMENT",)),
-    Setting("alpha", "float", 0.05, "Significance level of the paired bootstrap test.", _unit,
-            "a float in (0, 1)"),
-    Setting("require_approval", "bool", False, "Send every would-be automatic promotion to review."),
-    Setting("metric_floor", "float", None,
-            "Worst acceptable primary metric (a maximum for errors, a minimum for scores).", optional=True),
-    Setting("review_ttl_days", "int", 14, "Pending reviews older than this expire (rejected, audited).",
-            _positive, "an int > 0"),
-    Setting("bootstrap_resamples", "int", 2000, "Paired bootstrap resamples.", lambda x: x >= 1000,
-            "an int >= 1000"),
+    Setting(
+        "features",
+        "list",
+        None,
+        "Feature columns. Default: every column but target and timestamp.",
+        optional=True,
+    ),
+    Setting(
+        "key_columns",
+        "list",
+        None,
+        "Columns that with the timestamp identify a row; duplicates of that key are a data error. "
+        "Default: the demo's `ward` for the demo data; for your data, fully identical rows are the error.",
+        optional=True,
+    ),
+    Setting(
+        "categorical_features",
+        "list",
+        None,
+        "Columns treated as categorical. Default: text, category and boolean columns.",
+        optional=True,
+    ),
+    Setting(
+        "primary_metric",
+        "str",
+        None,
+        "Metric that decides: regression `mae` (default), `rmse`, `r2`, `mape`; classification "
+        "`roc_auc` (default), `f1`, `accuracy`, `precision`, `recall`, `log_loss`.",
+        optional=True,
+    ),
+    Setting(
+        "estimator",
+        "str",
+        None,
+        "Import path of a scikit-learn estimator. Default: HistGradientBoostingRegressor/Classifier.",
+        optional=True,
+    ),
+    Setting(
+        "estimator_params",
+        "table",
+        {},
+        "Keyword arguments for the estimator (JSON in the environment).",
+    ),
+    Setting(
+        "seed",
+        "int",
+        42,
+        "Seed for training, bootstrap and demo data.",
+        _non_negative,
+        "an int >= 0",
+    ),
+    Setting(
+        "train_days",
+        "int",
+        365,
+        "Days of history before the holdout used for training.",
+        _positive,
+        "an int > 0",
+    ),
+    Setting(
+        "holdout_days",
+        "int",
+        30,
+        "The most recent days before `as_of` held out for the comparison.",
+        _positive,
+        "an int > 0",
+    ),
+    Setting(
+        "min_train_rows",
+        "int",
+        200,
+        "Fewer training rows is a data error.",
+        _positive,
+        "an int > 0",
+    ),
+    Setting(
+        "min_holdout_rows",
+        "int",
+        50,
+        "Fewer holdout rows is a data error.",
+        _positive,
+        "an int > 0",
+    ),
+    Setting(
+        "auto_promote_threshold",
+        "float",
+        0.05,
+        "Relative improvement at or above which a significant win is promoted automatically.",
+        _unit,
+        "a float in (0, 1)",
+    ),
+    Setting(
+        "min_relative_improvement",
+        "float",
+        0.02,
+        "Relative improvement at or above which a challenger is worth a manual review.",
+        _unit,
+        "a float in (0, 1)",
+        aliases=("PROMOTION_MIN_RELATIVE_IMPROVEMENT",),
+    ),
+    Setting(
+        "alpha",
+        "float",
+        0.05,
+        "Significance level of the paired bootstrap test.",
+        _unit,
+        "a float in (0, 1)",
+    ),
+    Setting(
+        "require_approval", "bool", False, "Send every would-be automatic promotion to review."
+    ),
+    Setting(
+        "metric_floor",
+        "float",
+        None,
+        "Worst acceptable primary metric (a maximum for errors, a minimum for scores).",
+        optional=True,
+    ),
+    Setting(
+        "review_ttl_days",
+        "int",
+        14,
+        "Pending reviews older than this expire (rejected, audited).",
+        _positive,
+        "an int > 0",
+    ),
+    Setting(
+        "bootstrap_resamples",
+        "int",
+        2000,
+        "Paired bootstrap resamples.",
+        lambda x: x >= 1000,
+        "an int >= 1000",
+    ),
     Setting("schedule", "str", "0 2 1 * *", "Cron schedule of the retraining DAG."),
     Setting("queue", "str", "default", "Airflow queue of the tasks that write the registry."),
     Setting("retries", "int", 2, "Airflow retries per task.", _non_negative, "an int >= 0"),
-    Setting("retry_delay_minutes", "float", 5.0, "Delay between task retries.", _non_negative,
-            "a float >= 0"),
-    Setting("max_model_age_days", "int", 30, "A champion older than this triggers retraining.", _positive,
-            "an int > 0"),
-    Setting("new_rows_trigger", "int", 1000,
-            "More labelled rows than this since the champion's training triggers retraining.", _positive,
-            "an int > 0"),
+    Setting(
+        "retry_delay_minutes",
+        "float",
+        5.0,
+        "Delay between task retries.",
+        _non_negative,
+        "a float >= 0",
+    ),
+    Setting(
+        "max_model_age_days",
+        "int",
+        30,
+        "A champion older than this triggers retraining.",
+        _positive,
+        "an int > 0",
+    ),
+    Setting(
+        "new_rows_trigger",
+        "int",
+        1000,
+        "More labelled rows than this since the champion's training triggers retraining.",
+        _positive,
+        "an int > 0",
+    ),
     Setting("demo_start", "str", "2024-01-01", "First day of the built-in demo data."),
-    Setting("demo_wards", "int", 12, "Hospital wards in the demo data (rows per day).", _positive,
-            "an int > 0"),
-    Setting("demo_data_drift_date", "str", "2025-05-01",
-            "From this day the demo's emergency admissions run higher (data drift)."),
-    Setting("demo_concept_drift_date", "str", "2025-07-15",
-            "From this day the demo's length of stay matters more (concept drift)."),
+    Setting(
+        "demo_wards",
+        "int",
+        12,
+        "Hospital wards in the demo data (rows per day).",
+        _positive,
+        "an int > 0",
+    ),
+    Setting(
+        "demo_data_drift_date",
+        "str",
+        "2025-05-01",
+        "From this day the demo's emergency admissions run higher (data drift).",
+    ),
+    Setting(
+        "demo_concept_drift_date",
+        "str",
+        "2025-07-15",
+        "From this day the demo's length of stay matters more (concept drift).",
+    ),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -182,7 +343,9 @@ class Config:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
-            out[f.name] = str(v) if isinstance(v, Path) else (list(v) if isinstance(v, tuple) else v)
+            out[f.name] = (
+                str(v) if isinstance(v, Path) else (list(v) if isinstance(v, tuple) else v)
+            )
         out["estimator_params"] = dict(self.estimator_params)
         return out
 
@@ -192,7 +355,9 @@ def metric_higher_is_better(metric: str) -> bool:
 
 
 def _bad(setting: Setting, value: Any, source: str, expected: str) -> ConfigError:
-    return ConfigError(f"The '{setting.name}' setting ({source}) must be {expected}. Got {value!r} instead.")
+    return ConfigError(
+        f"The '{setting.name}' setting ({source}) must be {expected}. Got {value!r} instead."
+    )
 
 
 def _coerce(setting: Setting, value: Any, source: str) -> Any:
@@ -213,7 +378,7 @@ def _coerce(setting: Setting, value: Any, source: str) -> Any:
                 return False
             raise ValueError
         if kind == "int":
-            if isinstance(value, bool) or isinstance(value, float):
+            if isinstance(value, (bool, float)):
                 raise ValueError
             return int(value)
         if kind == "float":
@@ -314,7 +479,11 @@ def load_config(
 
     home = Path(values["home"]).expanduser().resolve()
     values["home"] = home
-    for name, leaf in (("registry_db", "registry.db"), ("artifacts_dir", "artifacts"), ("airflow_home", "airflow")):
+    for name, leaf in (
+        ("registry_db", "registry.db"),
+        ("artifacts_dir", "artifacts"),
+        ("airflow_home", "airflow"),
+    ):
         values[name] = Path(values[name]).expanduser().resolve() if values[name] else home / leaf
     if values["data_path"] is not None:
         values["data_path"] = Path(values["data_path"]).expanduser().resolve()
@@ -340,8 +509,12 @@ def load_config(
         _check_date(SETTINGS_BY_NAME[name], values[name], raw[name][1])
     parts = values["schedule"].split()
     if len(parts) not in (5, 6) and not values["schedule"].startswith("@"):
-        raise _bad(SETTINGS_BY_NAME["schedule"], values["schedule"], raw["schedule"][1],
-                   "a cron expression with 5 fields or an @preset")
+        raise _bad(
+            SETTINGS_BY_NAME["schedule"],
+            values["schedule"],
+            raw["schedule"][1],
+            "a cron expression with 5 fields or an @preset",
+        )
     return Config(**values)
 
 

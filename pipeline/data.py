@@ -12,6 +12,7 @@ import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,8 +23,14 @@ from pipeline.errors import DataValidationError
 DEMO_SOURCE = "demo data"
 DEMO_DAYS = 3 * 366
 WARD_TYPES = ("medical", "surgical", "icu", "pediatric", "maternity", "geriatric")
-_LOS_BY_TYPE = {"medical": 5.0, "surgical": 4.0, "icu": 7.0, "pediatric": 3.0, "maternity": 2.5,
-                "geriatric": 9.0}
+_LOS_BY_TYPE = {
+    "medical": 5.0,
+    "surgical": 4.0,
+    "icu": 7.0,
+    "pediatric": 3.0,
+    "maternity": 2.5,
+    "geriatric": 9.0,
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,13 +47,21 @@ class Schema:
         return tuple(f for f in self.features if f not in self.categorical)
 
     def to_dict(self) -> dict[str, object]:
-        return {"features": list(self.features), "categorical": list(self.categorical),
-                "target": self.target, "timestamp": self.timestamp}
+        return {
+            "features": list(self.features),
+            "categorical": list(self.categorical),
+            "target": self.target,
+            "timestamp": self.timestamp,
+        }
 
     @classmethod
-    def from_dict(cls, d: dict[str, object]) -> Schema:
-        return cls(features=tuple(d["features"]), categorical=tuple(d["categorical"]),  # type: ignore[call-overload]
-                   target=str(d["target"]), timestamp=str(d["timestamp"]))
+    def from_dict(cls, d: dict[str, Any]) -> Schema:
+        return cls(
+            features=tuple(d["features"]),
+            categorical=tuple(d["categorical"]),
+            target=str(d["target"]),
+            timestamp=str(d["timestamp"]),
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,12 +94,19 @@ def demo_frame(cfg: Config) -> pd.DataFrame:
     data drift); from ``demo_concept_drift_date`` a discharge bottleneck makes long stays fill beds
     faster (the target's relation to ``los_days`` changes: concept drift).
     """
-    return _demo_frame(cfg.demo_start, cfg.demo_wards, cfg.seed, cfg.demo_data_drift_date,
-                       cfg.demo_concept_drift_date).copy()
+    return _demo_frame(
+        cfg.demo_start,
+        cfg.demo_wards,
+        cfg.seed,
+        cfg.demo_data_drift_date,
+        cfg.demo_concept_drift_date,
+    ).copy()
 
 
 @lru_cache(maxsize=4)
-def _demo_frame(start: str, wards: int, seed: int, drift_date: str, concept_date: str) -> pd.DataFrame:
+def _demo_frame(
+    start: str, wards: int, seed: int, drift_date: str, concept_date: str
+) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     days = pd.date_range(start, periods=DEMO_DAYS, freq="D")
     n_days = len(days)
@@ -107,8 +129,12 @@ def _demo_frame(start: str, wards: int, seed: int, drift_date: str, concept_date
         weekday = np.where(dow < 5, 1.0, 0.7)
         emerg_rate = cap * 0.05 * (1 + 0.4 * np.maximum(season, 0)) * np.where(drift, 1.45, 1.0)
         emergency = rng.poisson(emerg_rate).astype(float)
-        planned = rng.poisson(cap * 0.06 * weekday * (1.6 if wt == "surgical" else 1.0)).astype(float)
-        los = np.clip(_LOS_BY_TYPE[wt] * (1 + 0.15 * season) + rng.normal(0, 0.8, n_days), 0.5, None)
+        planned = rng.poisson(cap * 0.06 * weekday * (1.6 if wt == "surgical" else 1.0)).astype(
+            float
+        )
+        los = np.clip(
+            _LOS_BY_TYPE[wt] * (1 + 0.15 * season) + rng.normal(0, 0.8, n_days), 0.5, None
+        )
         staff = np.round(cap / 4 * weekday + rng.normal(0, 1.0, n_days), 0)
         admissions = emergency + planned
         # Occupied beds: inflow times length of stay (Little's law) plus flu pressure and noise.
@@ -116,21 +142,25 @@ def _demo_frame(start: str, wards: int, seed: int, drift_date: str, concept_date
         bottleneck = np.where(concept, 0.09 * admissions * los**1.3, 0.0)
         occ = base + bottleneck + 0.25 * cap + rng.normal(0, 1.2, n_days) - 0.8 * (dow >= 5)
         occ = np.clip(occ, 0, cap * 1.15)
-        frames.append(pd.DataFrame({
-            "timestamp": days,
-            "ward": ward_names[w],
-            "ward_type": wt,
-            "capacity": cap,
-            "day_of_week": dow.astype(np.int64),
-            "month": days.month.to_numpy().astype(np.int64),
-            "outdoor_temp_c": np.round(temp, 1),
-            "flu_index": np.round(flu, 1),
-            "emergency_admissions": emergency,
-            "planned_admissions": planned,
-            "los_days": np.round(los, 2),
-            "staff_on_duty": staff,
-            "occupancy": np.round(occ, 2),
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "timestamp": days,
+                    "ward": ward_names[w],
+                    "ward_type": wt,
+                    "capacity": cap,
+                    "day_of_week": dow.astype(np.int64),
+                    "month": days.month.to_numpy().astype(np.int64),
+                    "outdoor_temp_c": np.round(temp, 1),
+                    "flu_index": np.round(flu, 1),
+                    "emergency_admissions": emergency,
+                    "planned_admissions": planned,
+                    "los_days": np.round(los, 2),
+                    "staff_on_duty": staff,
+                    "occupancy": np.round(occ, 2),
+                }
+            )
+        )
     out = pd.concat(frames, ignore_index=True).sort_values(["timestamp", "ward"], kind="stable")
     return out.reset_index(drop=True)
 
@@ -168,10 +198,7 @@ def _read_file(path: Path) -> pd.DataFrame:
             f"{path}: unsupported file type '{path.suffix}'; use .csv or .parquet (or a folder of them)."
         )
     try:
-        if kind == "csv":
-            frame = pd.read_csv(path)
-        else:
-            frame = pd.read_parquet(path)
+        frame = pd.read_csv(path) if kind == "csv" else pd.read_parquet(path)
     except pd.errors.EmptyDataError as exc:
         raise DataValidationError(f"{path} is empty: no header and no rows.") from exc
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
@@ -185,7 +212,9 @@ def _read_file(path: Path) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 # Validation
 # --------------------------------------------------------------------------------------------
-def load_dataset(cfg: Config, data_path: Path | None = None, expected: Schema | None = None) -> Dataset:
+def load_dataset(
+    cfg: Config, data_path: Path | None = None, expected: Schema | None = None
+) -> Dataset:
     """Load the configured source (``data_path`` wins over ``cfg.data_path``) and validate it.
 
     ``expected`` is the champion's schema: when given, the data must have the same feature columns
@@ -194,7 +223,7 @@ def load_dataset(cfg: Config, data_path: Path | None = None, expected: Schema | 
     path = data_path if data_path is not None else cfg.data_path
     if path is None:
         frame, source = demo_frame(cfg), DEMO_SOURCE
-        key = cfg.key_columns if cfg.key_columns is not None else ("ward",)
+        key: tuple[str, ...] | None = cfg.key_columns if cfg.key_columns is not None else ("ward",)
     else:
         frame, source = read_source(Path(path)), str(path)
         key = cfg.key_columns
@@ -263,7 +292,9 @@ def validate_frame(
             frame[c] = _to_numeric(frame[c], source, c, expected is not None)
             if np.isinf(frame[c].to_numpy(dtype=float)).any():
                 row = int(np.flatnonzero(np.isinf(frame[c].to_numpy(dtype=float)))[0])
-                raise DataValidationError(f"{source}: column {c!r} holds an infinite value (row {row + 2}).")
+                raise DataValidationError(
+                    f"{source}: column {c!r} holds an infinite value (row {row + 2})."
+                )
         if frame[c].isna().all():
             raise DataValidationError(f"{source}: column {c!r} is entirely empty.")
 
@@ -273,7 +304,9 @@ def validate_frame(
     for k in keys[1:]:
         if k not in cols:
             raise DataValidationError(f"{source}: key column {k!r} is missing.")
-    dup_mask = frame.duplicated(subset=keys if key_columns else [*keys, *features, target], keep="first")
+    dup_mask = frame.duplicated(
+        subset=keys if key_columns else [*keys, *features, target], keep="first"
+    )
     if dup_mask.any():
         first = frame.loc[dup_mask].iloc[0]
         what = "timestamp and " + ", ".join(key_columns) if key_columns else "timestamp and values"
@@ -290,7 +323,9 @@ def validate_frame(
 def _parse_timestamps(col: pd.Series, source: str, name: str) -> pd.Series:
     if col.isna().any():
         row = int(np.flatnonzero(col.isna().to_numpy())[0])
-        raise DataValidationError(f"{source}: column {name!r} has an empty timestamp (row {row + 2}).")
+        raise DataValidationError(
+            f"{source}: column {name!r} has an empty timestamp (row {row + 2})."
+        )
     parsed = pd.to_datetime(col, errors="coerce", utc=True, format="mixed")
     bad = parsed.isna()
     if bad.any():
@@ -310,7 +345,9 @@ def _is_numeric_like(col: pd.Series) -> bool:
 
 def _to_numeric(col: pd.Series, source: str, name: str, strict_kind: bool) -> pd.Series:
     if pd.api.types.is_bool_dtype(col):
-        raise DataValidationError(f"{source}: column {name!r} is boolean but the model expects numbers.")
+        raise DataValidationError(
+            f"{source}: column {name!r} is boolean but the model expects numbers."
+        )
     if pd.api.types.is_numeric_dtype(col):
         return col.astype(float)
     converted = pd.to_numeric(col, errors="coerce")
@@ -348,7 +385,9 @@ def _validate_target(col: pd.Series, cfg: Config, source: str) -> pd.Series:
             f"{source}: binary classification needs exactly 2 classes in target {name!r}; found "
             f"{len(labels)}: {', '.join(labels[:5])}{'…' if len(labels) > 5 else ''}."
         )
-    positive = "1" if labels == ["0", "1"] else ("True" if labels == ["False", "True"] else labels[1])
+    positive = (
+        "1" if labels == ["0", "1"] else ("True" if labels == ["False", "True"] else labels[1])
+    )
     return (col.astype(str) == positive).astype(np.int64)
 
 
@@ -385,8 +424,13 @@ def split_windows(ds: Dataset, cfg: Config, as_of: dt.datetime) -> Windows:
             f"{ds.source}: the training window {train_start:%Y-%m-%d} to {holdout_start:%Y-%m-%d} holds "
             f"only one class of {ds.schema.target!r}."
         )
-    return Windows(train=train, holdout=holdout, train_start=train_start, holdout_start=holdout_start,
-                   as_of=as_of)
+    return Windows(
+        train=train,
+        holdout=holdout,
+        train_start=train_start,
+        holdout_start=holdout_start,
+        as_of=as_of,
+    )
 
 
 def rows_between(ds: Dataset, start: dt.datetime, end: dt.datetime) -> int:

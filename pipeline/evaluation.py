@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -89,7 +90,9 @@ def weighted_metric(metric: str, w: np.ndarray, y: np.ndarray, p: np.ndarray) ->
 
 def score(metric: str, y: np.ndarray, p: np.ndarray) -> float:
     """One metric on all rows (equal weights)."""
-    return float(weighted_metric(metric, np.ones((1, len(y))), np.asarray(y, float), np.asarray(p, float))[0])
+    return float(
+        weighted_metric(metric, np.ones((1, len(y))), np.asarray(y, float), np.asarray(p, float))[0]
+    )
 
 
 def all_metrics(task: str, y: np.ndarray, p: np.ndarray) -> dict[str, float]:
@@ -293,32 +296,75 @@ def compare(
     higher = metric_higher_is_better(metric)
     invalid = validity(challenger_pred)
     ch_metrics = {} if invalid else all_metrics(task, y, challenger_pred)
-    base = dict(metric=metric, higher_is_better=higher, challenger_version=challenger_version,
-                n_holdout=len(y), holdout_start=holdout_start, holdout_end=holdout_end,
-                challenger_valid=invalid is None, invalid_reason=invalid, challenger_metrics=ch_metrics)
+    base: dict[str, Any] = dict(
+        metric=metric,
+        higher_is_better=higher,
+        challenger_version=challenger_version,
+        n_holdout=len(y),
+        holdout_start=holdout_start,
+        holdout_end=holdout_end,
+        challenger_valid=invalid is None,
+        invalid_reason=invalid,
+        challenger_metrics=ch_metrics,
+    )
     ch_value = ch_metrics.get(metric, float("nan"))
     if champion_pred is None or champion_version is None:
-        return Comparison(champion_version=None, challenger_value=ch_value, champion_value=None,
-                          relative_improvement=None, absolute_improvement=None, interval=None,
-                          p_value=None, ttest_p_value=None, n_resamples=0, **base)  # type: ignore[arg-type]
+        return Comparison(
+            champion_version=None,
+            challenger_value=ch_value,
+            champion_value=None,
+            relative_improvement=None,
+            absolute_improvement=None,
+            interval=None,
+            p_value=None,
+            ttest_p_value=None,
+            n_resamples=0,
+            **base,
+        )
     champ_metrics = all_metrics(task, y, champion_pred)
     champ_value = champ_metrics[metric]
     if invalid:
-        return Comparison(champion_version=champion_version, challenger_value=ch_value,
-                          champion_value=champ_value, relative_improvement=None, absolute_improvement=None,
-                          interval=None, p_value=None, ttest_p_value=None, n_resamples=0,
-                          champion_metrics=champ_metrics, **base)  # type: ignore[arg-type]
+        return Comparison(
+            champion_version=champion_version,
+            challenger_value=ch_value,
+            champion_value=champ_value,
+            relative_improvement=None,
+            absolute_improvement=None,
+            interval=None,
+            p_value=None,
+            ttest_p_value=None,
+            n_resamples=0,
+            champion_metrics=champ_metrics,
+            **base,
+        )
     sign = 1.0 if higher else -1.0
     absolute = sign * (ch_value - champ_value)
-    relative = absolute / abs(champ_value) if champ_value != 0 else (np.inf if absolute > 0 else 0.0)
-    boot = paired_bootstrap(metric, y, champion_pred, challenger_pred, n_resamples=n_resamples,
-                            rng=np.random.default_rng(seed))
+    relative = (
+        absolute / abs(champ_value) if champ_value != 0 else (np.inf if absolute > 0 else 0.0)
+    )
+    boot = paired_bootstrap(
+        metric,
+        y,
+        champion_pred,
+        challenger_pred,
+        n_resamples=n_resamples,
+        rng=np.random.default_rng(seed),
+    )
     ttest_p: float | None = None
     if task == "regression":
         la, lb = _per_row_loss(metric, y, champion_pred), _per_row_loss(metric, y, challenger_pred)
         if np.ptp(la - lb) > 0:
             ttest_p = float(stats.ttest_rel(la, lb, alternative="greater").pvalue)
-    return Comparison(champion_version=champion_version, challenger_value=ch_value, champion_value=champ_value,
-                      relative_improvement=float(relative), absolute_improvement=float(absolute),
-                      interval=boot.interval(level), p_value=boot.p_value, ttest_p_value=ttest_p,
-                      n_resamples=n_resamples, champion_metrics=champ_metrics, **base)  # type: ignore[arg-type]
+    return Comparison(
+        champion_version=champion_version,
+        challenger_value=ch_value,
+        champion_value=champ_value,
+        relative_improvement=float(relative),
+        absolute_improvement=float(absolute),
+        interval=boot.interval(level),
+        p_value=boot.p_value,
+        ttest_p_value=ttest_p,
+        n_resamples=n_resamples,
+        champion_metrics=champ_metrics,
+        **base,
+    )

@@ -44,7 +44,9 @@ class RunContext:
 
 def _champion_schema(reg: Registry) -> data_mod.Schema | None:
     champ = reg.current_champion()
-    return None if champ is None else data_mod.Schema.from_dict(reg.get_version(champ.version).schema)
+    return (
+        None if champ is None else data_mod.Schema.from_dict(reg.get_version(champ.version).schema)
+    )
 
 
 def load_data(cfg: Config, reg: Registry | None, data_path: Path | None) -> data_mod.Dataset:
@@ -73,11 +75,25 @@ def check_triggers(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any
         if champion_as_of is not None:
             ds = load_data(cfg, reg, ctx.data_path)
             new_rows = data_mod.rows_between(ds, champion_as_of, ctx.as_of)
-    report = evaluate_triggers(cfg, as_of=ctx.as_of, run_type=ctx.run_type, force=ctx.force,
-                               champion_as_of=champion_as_of, new_rows=new_rows, extra=ctx.reasons)
+    report = evaluate_triggers(
+        cfg,
+        as_of=ctx.as_of,
+        run_type=ctx.run_type,
+        force=ctx.force,
+        champion_as_of=champion_as_of,
+        new_rows=new_rows,
+        extra=ctx.reasons,
+    )
     source = str(ctx.data_path or cfg.data_path or data_mod.DEMO_SOURCE)
-    reg.start_run(run_id=ctx.run_id, dag_id=ctx.dag_id, logical_date=ctx.logical_date, as_of=ctx.as_of_iso,
-                  run_type=ctx.run_type, data_source=source, triggers=report)
+    reg.start_run(
+        run_id=ctx.run_id,
+        dag_id=ctx.dag_id,
+        logical_date=ctx.logical_date,
+        as_of=ctx.as_of_iso,
+        run_type=ctx.run_type,
+        data_source=source,
+        triggers=report,
+    )
     return {"retrain": report.fired, "reasons": list(report.reasons), "expired_reviews": expired}
 
 
@@ -92,22 +108,40 @@ def train_challenger(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, A
     trained = training.train(cfg, ds.schema, w.train)
     holdout_pred = training.predict(trained.model, w.holdout, ds.schema, cfg.task)
     y = w.holdout[ds.schema.target].to_numpy(dtype=float)
-    metrics = evaluation.all_metrics(cfg.task, y, holdout_pred) if evaluation.validity(holdout_pred) is None else {}
+    metrics = (
+        evaluation.all_metrics(cfg.task, y, holdout_pred)
+        if evaluation.validity(holdout_pred) is None
+        else {}
+    )
     v = reg.register_model(
-        run_id=ctx.run_id, model_bytes=training.dumps(trained.model), estimator=trained.estimator,
-        params=trained.params, train_start=w.train_start.isoformat(), train_end=w.holdout_start.isoformat(),
-        train_rows=len(w.train), data_fingerprint=data_mod.fingerprint(w.train), metrics=metrics,
-        schema=ds.schema.to_dict(), feature_importance=trained.feature_importance)
+        run_id=ctx.run_id,
+        model_bytes=training.dumps(trained.model),
+        estimator=trained.estimator,
+        params=trained.params,
+        train_start=w.train_start.isoformat(),
+        train_end=w.holdout_start.isoformat(),
+        train_rows=len(w.train),
+        data_fingerprint=data_mod.fingerprint(w.train),
+        metrics=metrics,
+        schema=ds.schema.to_dict(),
+        feature_importance=trained.feature_importance,
+    )
     return {"version": v.version, "train_rows": v.train_rows, "reused": False}
 
 
-def evaluate_challenger(cfg: Config, reg: Registry, ctx: RunContext, version: int) -> dict[str, Any]:
+def evaluate_challenger(
+    cfg: Config, reg: Registry, ctx: RunContext, version: int
+) -> dict[str, Any]:
     """Score champion and challenger on the same holdout rows, decide, and record both."""
     existing = reg.decision(ctx.run_id)
     if existing is not None:
         comp = reg.comparison(ctx.run_id) or {}
-        return {"outcome": existing["outcome"], "comparison_id": existing["comparison_id"],
-                "champion": comp.get("champion_version"), "version": version}
+        return {
+            "outcome": existing["outcome"],
+            "comparison_id": existing["comparison_id"],
+            "champion": comp.get("champion_version"),
+            "version": version,
+        }
     champ = reg.current_champion()
     ds = load_data(cfg, reg, ctx.data_path)
     w = data_mod.split_windows(ds, cfg, ctx.as_of)
@@ -120,15 +154,27 @@ def evaluate_challenger(cfg: Config, reg: Registry, ctx: RunContext, version: in
         champ_schema = data_mod.Schema.from_dict(reg.get_version(champ.version).schema)
         champ_pred = training.predict(champion_model, w.holdout, champ_schema, cfg.task)
     comparison = evaluation.compare(
-        task=cfg.task, metric=cfg.primary_metric, y=y, challenger_pred=ch_pred, challenger_version=version,
-        champion_pred=champ_pred, champion_version=None if champ is None else champ.version,
-        n_resamples=cfg.bootstrap_resamples, seed=cfg.seed, holdout_start=w.holdout_start.isoformat(),
-        holdout_end=w.as_of.isoformat())
+        task=cfg.task,
+        metric=cfg.primary_metric,
+        y=y,
+        challenger_pred=ch_pred,
+        challenger_version=version,
+        champion_pred=champ_pred,
+        champion_version=None if champ is None else champ.version,
+        n_resamples=cfg.bootstrap_resamples,
+        seed=cfg.seed,
+        holdout_start=w.holdout_start.isoformat(),
+        holdout_end=w.as_of.isoformat(),
+    )
     decision = decide(comparison, Policy.from_config(cfg))
     cid = reg.record_comparison(ctx.run_id, comparison)
     reg.record_decision(ctx.run_id, cid, version, decision)
-    return {"outcome": decision.outcome, "comparison_id": cid, "champion": comparison.champion_version,
-            "version": version}
+    return {
+        "outcome": decision.outcome,
+        "comparison_id": cid,
+        "champion": comparison.champion_version,
+        "version": version,
+    }
 
 
 def _reasons(reg: Registry, ctx: RunContext) -> str:
@@ -136,18 +182,36 @@ def _reasons(reg: Registry, ctx: RunContext) -> str:
     return " ".join(d["reasons"]) if d else ""
 
 
-def promote(cfg: Config, reg: Registry, ctx: RunContext, version: int, expected_champion: int | None) -> dict[str, Any]:
+def promote(
+    cfg: Config, reg: Registry, ctx: RunContext, version: int, expected_champion: int | None
+) -> dict[str, Any]:
     """Compare-and-set the champion; a retry after success changes nothing."""
-    changed = reg.promote(version=version, expected_champion=expected_champion, run_id=ctx.run_id,
-                          at=ctx.as_of_iso, reason=_reasons(reg, ctx))
+    changed = reg.promote(
+        version=version,
+        expected_champion=expected_champion,
+        run_id=ctx.run_id,
+        at=ctx.as_of_iso,
+        reason=_reasons(reg, ctx),
+    )
     return {"promoted": version, "previous": expected_champion, "changed": changed}
 
 
-def request_review(cfg: Config, reg: Registry, ctx: RunContext, version: int, comparison_id: int,
-                   expected_champion: int | None) -> dict[str, Any]:
-    review = reg.request_review(run_id=ctx.run_id, comparison_id=comparison_id, version=version,
-                                expected_champion=expected_champion, requested_at=ctx.as_of,
-                                ttl_days=cfg.review_ttl_days)
+def request_review(
+    cfg: Config,
+    reg: Registry,
+    ctx: RunContext,
+    version: int,
+    comparison_id: int,
+    expected_champion: int | None,
+) -> dict[str, Any]:
+    review = reg.request_review(
+        run_id=ctx.run_id,
+        comparison_id=comparison_id,
+        version=version,
+        expected_champion=expected_champion,
+        requested_at=ctx.as_of,
+        ttl_days=cfg.review_ttl_days,
+    )
     return {"review_id": review.id, "version": version, "expires_at": review.expires_at}
 
 
@@ -163,25 +227,48 @@ def finish(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
     outcome = decision["outcome"] if decision else "skipped"
     reg.finish_run(ctx.run_id, status="success", outcome=outcome)
     comp = reg.comparison(ctx.run_id) or {}
-    summary = {"run_id": ctx.run_id, "as_of": ctx.as_of_iso, "outcome": outcome,
-               "reasons": run.get("trigger_reasons"), "version": run.get("challenger_version"),
-               "metric": comp.get("metric"), "challenger_value": comp.get("challenger_value"),
-               "champion_value": comp.get("champion_value"),
-               "relative_improvement": comp.get("relative_improvement"), "p_value": comp.get("p_value")}
+    summary = {
+        "run_id": ctx.run_id,
+        "as_of": ctx.as_of_iso,
+        "outcome": outcome,
+        "reasons": run.get("trigger_reasons"),
+        "version": run.get("challenger_version"),
+        "metric": comp.get("metric"),
+        "challenger_value": comp.get("challenger_value"),
+        "champion_value": comp.get("champion_value"),
+        "relative_improvement": comp.get("relative_improvement"),
+        "p_value": comp.get("p_value"),
+    }
     subject = {
         "promote": f"Promoted version {summary['version']}",
         "review": f"Review requested for version {summary['version']}",
         "reject": f"Rejected version {summary['version']}",
         "skipped": "No retraining needed",
     }[outcome]
-    event = {"promote": "promoted", "review": "review_requested", "reject": "rejected", "skipped": "run_skipped"}
+    event = {
+        "promote": "promoted",
+        "review": "review_requested",
+        "reject": "rejected",
+        "skipped": "run_skipped",
+    }
     notify(event[outcome], subject, **summary)
     return summary
 
 
-def record_failure(cfg: Config, reg: Registry, *, run_id: str, dag_id: str, task_id: str | None, error: str,
-                   as_of: str | None) -> None:
+def record_failure(
+    cfg: Config,
+    reg: Registry,
+    *,
+    run_id: str,
+    dag_id: str,
+    task_id: str | None,
+    error: str,
+    as_of: str | None,
+) -> None:
     if reg.record_failure(run_id=run_id, dag_id=dag_id, task_id=task_id, error=error, as_of=as_of):
-        notify("pipeline_failed", f"Pipeline failed: {dag_id} {task_id or ''}".strip(), run_id=run_id,
-               error=error)
-
+        notify(
+            "pipeline_failed",
+            f"Pipeline failed: {dag_id} {task_id or ''}".strip(),
+            run_id=run_id,
+            error=error,
+        )

@@ -31,9 +31,13 @@ class Policy:
 
     @classmethod
     def from_config(cls, cfg: Config) -> Policy:
-        return cls(auto_promote_threshold=cfg.auto_promote_threshold,
-                   min_relative_improvement=cfg.min_relative_improvement, alpha=cfg.alpha,
-                   require_approval=cfg.require_approval, metric_floor=cfg.metric_floor)
+        return cls(
+            auto_promote_threshold=cfg.auto_promote_threshold,
+            min_relative_improvement=cfg.min_relative_improvement,
+            alpha=cfg.alpha,
+            require_approval=cfg.require_approval,
+            metric_floor=cfg.metric_floor,
+        )
 
 
 def _pct(x: float) -> str:
@@ -64,43 +68,71 @@ def decide(c: Comparison, policy: Policy) -> Decision:
     if not c.challenger_valid:
         return Decision(outcome="reject", reasons=(f"Rejected {name}: {c.invalid_reason}.",))
     if math.isnan(c.challenger_value):
-        return Decision(outcome="reject", reasons=(f"Rejected {name}: its {m} on the holdout is undefined.",))
+        return Decision(
+            outcome="reject", reasons=(f"Rejected {name}: its {m} on the holdout is undefined.",)
+        )
     if _below_floor(c, policy.metric_floor):
         bound = "minimum" if c.higher_is_better else "maximum"
-        return Decision(outcome="reject", reasons=(
-            f"Rejected {name}: its {m} of {c.challenger_value:.4g} is worse than the configured {bound} "
-            f"of {policy.metric_floor:.4g} (metric_floor).",))
+        return Decision(
+            outcome="reject",
+            reasons=(
+                f"Rejected {name}: its {m} of {c.challenger_value:.4g} is worse than the configured {bound} "
+                f"of {policy.metric_floor:.4g} (metric_floor).",
+            ),
+        )
     if not c.has_champion or c.champion_value is None or c.relative_improvement is None:
-        return Decision(outcome="promote", reasons=(
-            f"No champion yet: {name} becomes the first champion with {m} {c.challenger_value:.4g} "
-            f"on {c.n_holdout} holdout rows.",))
+        return Decision(
+            outcome="promote",
+            reasons=(
+                f"No champion yet: {name} becomes the first champion with {m} {c.challenger_value:.4g} "
+                f"on {c.n_holdout} holdout rows.",
+            ),
+        )
 
     imp, p = c.relative_improvement, c.p_value if c.p_value is not None else 1.0
     ci = c.interval
     ci_text = f" (95% CI of the improvement {ci.low:+.4g} to {ci.high:+.4g})" if ci else ""
-    facts = (f"{m} {c.champion_value:.4g} (champion v{c.champion_version}) -> {c.challenger_value:.4g} "
-             f"({name}) on {c.n_holdout} holdout rows: improvement {_pct(imp)}, p = {p:.3g}{ci_text}.")
+    facts = (
+        f"{m} {c.champion_value:.4g} (champion v{c.champion_version}) -> {c.challenger_value:.4g} "
+        f"({name}) on {c.n_holdout} holdout rows: improvement {_pct(imp)}, p = {p:.3g}{ci_text}."
+    )
     significant = p < policy.alpha
     if imp >= policy.auto_promote_threshold and significant:
         if policy.require_approval:
-            return Decision(outcome="review", reasons=(
+            return Decision(
+                outcome="review",
+                reasons=(
+                    facts,
+                    f"The win clears the auto-promotion bar ({_pct(policy.auto_promote_threshold)}, "
+                    f"p < {policy.alpha}), but require_approval is set: an admin must approve.",
+                ),
+            )
+        return Decision(
+            outcome="promote",
+            reasons=(
                 facts,
-                f"The win clears the auto-promotion bar ({_pct(policy.auto_promote_threshold)}, "
-                f"p < {policy.alpha}), but require_approval is set: an admin must approve.",))
-        return Decision(outcome="promote", reasons=(
-            facts,
-            f"Improvement {_pct(imp)} is at least the auto-promotion threshold "
-            f"{_pct(policy.auto_promote_threshold)} and significant (p = {p:.3g} < alpha {policy.alpha}).",))
+                f"Improvement {_pct(imp)} is at least the auto-promotion threshold "
+                f"{_pct(policy.auto_promote_threshold)} and significant (p = {p:.3g} < alpha {policy.alpha}).",
+            ),
+        )
     if imp >= policy.min_relative_improvement:
         if imp >= policy.auto_promote_threshold:
-            why = (f"Improvement {_pct(imp)} reaches the auto-promotion threshold but is not significant "
-                   f"(p = {p:.3g} >= alpha {policy.alpha}): an admin should review.")
+            why = (
+                f"Improvement {_pct(imp)} reaches the auto-promotion threshold but is not significant "
+                f"(p = {p:.3g} >= alpha {policy.alpha}): an admin should review."
+            )
         else:
-            why = (f"Improvement {_pct(imp)} is at least the review threshold "
-                   f"{_pct(policy.min_relative_improvement)} but below the auto-promotion threshold "
-                   f"{_pct(policy.auto_promote_threshold)}: an admin should review.")
+            why = (
+                f"Improvement {_pct(imp)} is at least the review threshold "
+                f"{_pct(policy.min_relative_improvement)} but below the auto-promotion threshold "
+                f"{_pct(policy.auto_promote_threshold)}: an admin should review."
+            )
         return Decision(outcome="review", reasons=(facts, why))
-    return Decision(outcome="reject", reasons=(
-        facts,
-        f"Improvement {_pct(imp)} is below the review threshold {_pct(policy.min_relative_improvement)}: "
-        "the champion stays.",))
+    return Decision(
+        outcome="reject",
+        reasons=(
+            facts,
+            f"Improvement {_pct(imp)} is below the review threshold {_pct(policy.min_relative_improvement)}: "
+            "the champion stays.",
+        ),
+    )

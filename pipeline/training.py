@@ -37,15 +37,21 @@ def estimator_class(path: str) -> type[BaseEstimator]:
     """Import ``package.module.ClassName`` and check that it is a scikit-learn style estimator."""
     module_name, _, class_name = path.rpartition(".")
     if not module_name:
-        raise ConfigError(f"The 'estimator' setting must be an import path like "
-                          f"'sklearn.linear_model.Ridge'. Got {path!r} instead.")
+        raise ConfigError(
+            f"The 'estimator' setting must be an import path like "
+            f"'sklearn.linear_model.Ridge'. Got {path!r} instead."
+        )
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"The 'estimator' setting names {path!r}, which cannot be imported: {exc}.") from exc
+        raise ConfigError(
+            f"The 'estimator' setting names {path!r}, which cannot be imported: {exc}."
+        ) from exc
     if not (inspect.isclass(cls) and hasattr(cls, "fit") and hasattr(cls, "predict")):
-        raise ConfigError(f"The 'estimator' setting names {path!r}, which is not an estimator class "
-                          "with fit and predict.")
+        raise ConfigError(
+            f"The 'estimator' setting names {path!r}, which is not an estimator class "
+            "with fit and predict."
+        )
     return cls  # type: ignore[no-any-return]
 
 
@@ -59,16 +65,29 @@ def build_pipeline(cfg: Config, schema: Schema) -> tuple[Pipeline, dict[str, Any
     try:
         estimator = cls(**params)
     except TypeError as exc:
-        raise ConfigError(f"The 'estimator_params' setting does not fit {cfg.estimator}: {exc}.") from exc
+        raise ConfigError(
+            f"The 'estimator_params' setting does not fit {cfg.estimator}: {exc}."
+        ) from exc
     transformers: list[tuple[str, Any, list[str]]] = []
     if schema.numeric:
-        transformers.append(("num", SimpleImputer(strategy="median", keep_empty_features=True),
-                             list(schema.numeric)))
+        transformers.append(
+            (
+                "num",
+                SimpleImputer(strategy="median", keep_empty_features=True),
+                list(schema.numeric),
+            )
+        )
     if schema.categorical:
-        transformers.append(("cat", make_pipeline(
-            SimpleImputer(strategy="constant", fill_value="__missing__"),
-            OneHotEncoder(handle_unknown="ignore", min_frequency=5, sparse_output=False),
-        ), list(schema.categorical)))
+        transformers.append(
+            (
+                "cat",
+                make_pipeline(
+                    SimpleImputer(strategy="constant", fill_value="__missing__"),
+                    OneHotEncoder(handle_unknown="ignore", min_frequency=5, sparse_output=False),
+                ),
+                list(schema.categorical),
+            )
+        )
     pre = ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
     return Pipeline([("preprocess", pre), ("model", estimator)]), params
 
@@ -85,13 +104,20 @@ def train(cfg: Config, schema: Schema, train_rows: pd.DataFrame) -> TrainedModel
     rng = np.random.default_rng(cfg.seed)
     sample = rng.choice(len(x), size=min(IMPORTANCE_ROWS, len(x)), replace=False)
     scoring = "neg_mean_absolute_error" if cfg.task == "regression" else "roc_auc"
-    imp = permutation_importance(model, x.iloc[sample], y[sample], n_repeats=3, random_state=cfg.seed,
-                                 scoring=scoring)
+    imp = permutation_importance(
+        model, x.iloc[sample], y[sample], n_repeats=3, random_state=cfg.seed, scoring=scoring
+    )
     total = float(np.clip(imp.importances_mean, 0, None).sum()) or 1.0
-    importance = {f: round(float(max(v, 0.0)) / total, 6)
-                  for f, v in zip(schema.features, imp.importances_mean, strict=True)}
-    return TrainedModel(model=model, estimator=cfg.estimator, params=_jsonable(params),
-                        feature_importance=importance)
+    importance = {
+        f: round(float(max(v, 0.0)) / total, 6)
+        for f, v in zip(schema.features, imp.importances_mean, strict=True)
+    }
+    return TrainedModel(
+        model=model,
+        estimator=cfg.estimator,
+        params=_jsonable(params),
+        feature_importance=importance,
+    )
 
 
 def predict(model: Any, frame: pd.DataFrame, schema: Schema, task: str) -> np.ndarray:

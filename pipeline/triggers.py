@@ -26,27 +26,59 @@ def evaluate_triggers(
     (for example by the drift monitor)."""
     scheduled = run_type == "scheduled" or "schedule" in extra
     checks = [
-        TriggerCheck(name="manual", fired=force, value=force, threshold=True,
-                     detail="forced by the run's force_retrain parameter" if force else "not forced"),
-        TriggerCheck(name="schedule", fired=scheduled, value=run_type, threshold="scheduled",
-                     detail=f"a scheduled run ({cfg.schedule})" if scheduled
-                     else f"run type is {run_type or 'unknown'}, not scheduled"),
-        TriggerCheck(name="no_champion", fired=champion_as_of is None, value=champion_as_of is None,
-                     threshold=True,
-                     detail="there is no champion yet" if champion_as_of is None else "a champion exists"),
+        TriggerCheck(
+            name="manual",
+            fired=force,
+            value=force,
+            threshold=True,
+            detail="forced by the run's force_retrain parameter" if force else "not forced",
+        ),
+        TriggerCheck(
+            name="schedule",
+            fired=scheduled,
+            value=run_type,
+            threshold="scheduled",
+            detail=f"a scheduled run ({cfg.schedule})"
+            if scheduled
+            else f"run type is {run_type or 'unknown'}, not scheduled",
+        ),
+        TriggerCheck(
+            name="no_champion",
+            fired=champion_as_of is None,
+            value=champion_as_of is None,
+            threshold=True,
+            detail="there is no champion yet" if champion_as_of is None else "a champion exists",
+        ),
     ]
     if champion_as_of is not None:
         age = (as_of - champion_as_of).total_seconds() / 86400
-        checks.append(TriggerCheck(
-            name="model_age", fired=age >= cfg.max_model_age_days, value=round(age, 2),
-            threshold=cfg.max_model_age_days,
-            detail=f"the champion's data is {age:.1f} days old (limit {cfg.max_model_age_days})"))
+        checks.append(
+            TriggerCheck(
+                name="model_age",
+                fired=age >= cfg.max_model_age_days,
+                value=round(age, 2),
+                threshold=cfg.max_model_age_days,
+                detail=f"the champion's data is {age:.1f} days old (limit {cfg.max_model_age_days})",
+            )
+        )
     if new_rows is not None:
-        checks.append(TriggerCheck(
-            name="data_volume", fired=new_rows > cfg.new_rows_trigger, value=new_rows,
-            threshold=cfg.new_rows_trigger,
-            detail=f"{new_rows} new labelled rows since the champion was trained (limit {cfg.new_rows_trigger})"))
+        checks.append(
+            TriggerCheck(
+                name="data_volume",
+                fired=new_rows > cfg.new_rows_trigger,
+                value=new_rows,
+                threshold=cfg.new_rows_trigger,
+                detail=f"{new_rows} new labelled rows since the champion was trained (limit {cfg.new_rows_trigger})",
+            )
+        )
     for reason in (r for r in extra if r != "schedule"):
-        checks.append(TriggerCheck(name=reason, fired=True, value=True, threshold=True,
-                                   detail=f"requested by the caller: {reason}"))
+        checks.append(
+            TriggerCheck(
+                name=reason,
+                fired=True,
+                value=True,
+                threshold=True,
+                detail=f"requested by the caller: {reason}",
+            )
+        )
     return TriggerReport(checks=tuple(checks))

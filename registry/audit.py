@@ -18,7 +18,9 @@ def canonical(obj: Any) -> str:
 
 
 def row_hash(prev_hash: str, row: dict[str, Any]) -> str:
-    body = canonical({k: row[k] for k in ("seq", "at", "actor", "event", "entity", "entity_id", "details")})
+    body = canonical(
+        {k: row[k] for k in ("seq", "at", "actor", "event", "entity", "entity_id", "details")}
+    )
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
 
 
@@ -26,13 +28,21 @@ def utcnow() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
 
-def append(db: Database, *, actor: str, event: str, entity: str, entity_id: object,
-           details: dict[str, Any]) -> int:
+def append(
+    db: Database, *, actor: str, event: str, entity: str, entity_id: object, details: dict[str, Any]
+) -> int:
     """Append one event; call inside the transaction that made the change it records."""
     last = db.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-    row = {"seq": seq, "at": utcnow(), "actor": actor, "event": event, "entity": entity,
-           "entity_id": str(entity_id), "details": canonical(details)}
+    row = {
+        "seq": seq,
+        "at": utcnow(),
+        "actor": actor,
+        "event": event,
+        "entity": entity,
+        "entity_id": str(entity_id),
+        "details": canonical(details),
+    }
     row["prev_hash"] = prev
     row["hash"] = row_hash(prev, row)
     db.execute(
@@ -65,8 +75,16 @@ def verify(db: Database) -> ChainCheck:
         if row["seq"] != expected_seq:
             return ChainCheck(False, n, prev, row["seq"], f"event {expected_seq} is missing")
         if row["prev_hash"] != prev:
-            return ChainCheck(False, n, prev, row["seq"], f"event {row['seq']} does not follow event {row['seq'] - 1}")
+            return ChainCheck(
+                False,
+                n,
+                prev,
+                row["seq"],
+                f"event {row['seq']} does not follow event {row['seq'] - 1}",
+            )
         if row_hash(prev, row) != row["hash"]:
-            return ChainCheck(False, n, prev, row["seq"], f"event {row['seq']} was altered after it was written")
+            return ChainCheck(
+                False, n, prev, row["seq"], f"event {row['seq']} was altered after it was written"
+            )
         prev, expected_seq = row["hash"], expected_seq + 1
     return ChainCheck(True, n, prev)

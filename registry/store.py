@@ -84,52 +84,110 @@ class Registry:
         return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
     # ---------------------------------------------------------------- runs
-    def start_run(self, *, run_id: str, dag_id: str, logical_date: str | None, as_of: str,
-                  run_type: str | None, data_source: str, triggers: TriggerReport) -> None:
+    def start_run(
+        self,
+        *,
+        run_id: str,
+        dag_id: str,
+        logical_date: str | None,
+        as_of: str,
+        run_type: str | None,
+        data_source: str,
+        triggers: TriggerReport,
+    ) -> None:
         """Record a run and its trigger checks; a retry of the same run updates nothing."""
-        checks = [{"name": c.name, "fired": c.fired, "value": c.value, "threshold": c.threshold,
-                   "detail": c.detail} for c in triggers.checks]
+        checks = [
+            {
+                "name": c.name,
+                "fired": c.fired,
+                "value": c.value,
+                "threshold": c.threshold,
+                "detail": c.detail,
+            }
+            for c in triggers.checks
+        ]
         with self._tx() as db:
             if self._one("SELECT 1 FROM runs WHERE run_id = ?", [run_id]):
                 return
             db.execute(
                 "INSERT INTO runs (run_id, dag_id, logical_date, as_of, run_type, data_source, triggers, "
                 "trigger_reasons, status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
-                [run_id, dag_id, logical_date, as_of, run_type, data_source, _j(checks),
-                 _j(list(triggers.reasons)), audit.utcnow()])
-            audit.append(db, actor=PIPELINE, event="run_started", entity="run", entity_id=run_id,
-                         details={"dag_id": dag_id, "as_of": as_of, "reasons": list(triggers.reasons),
-                                  "retrain": triggers.fired})
+                [
+                    run_id,
+                    dag_id,
+                    logical_date,
+                    as_of,
+                    run_type,
+                    data_source,
+                    _j(checks),
+                    _j(list(triggers.reasons)),
+                    audit.utcnow(),
+                ],
+            )
+            audit.append(
+                db,
+                actor=PIPELINE,
+                event="run_started",
+                entity="run",
+                entity_id=run_id,
+                details={
+                    "dag_id": dag_id,
+                    "as_of": as_of,
+                    "reasons": list(triggers.reasons),
+                    "retrain": triggers.fired,
+                },
+            )
 
-    def finish_run(self, run_id: str, *, status: str, outcome: str | None = None,
-                   error: str | None = None) -> None:
+    def finish_run(
+        self, run_id: str, *, status: str, outcome: str | None = None, error: str | None = None
+    ) -> None:
         with self._tx() as db:
             run = self._one("SELECT status FROM runs WHERE run_id = ?", [run_id])
             if run is None:
                 raise NotFound(f"Run {run_id} is not in the registry.")
             if run["status"] == status:
                 return
-            db.execute("UPDATE runs SET status = ?, outcome = COALESCE(?, outcome), error = ?, finished_at = ? "
-                       "WHERE run_id = ?", [status, outcome, error, audit.utcnow(), run_id])
-            audit.append(db, actor=PIPELINE, event=f"run_{status}", entity="run", entity_id=run_id,
-                         details={"outcome": outcome, "error": error})
+            db.execute(
+                "UPDATE runs SET status = ?, outcome = COALESCE(?, outcome), error = ?, finished_at = ? "
+                "WHERE run_id = ?",
+                [status, outcome, error, audit.utcnow(), run_id],
+            )
+            audit.append(
+                db,
+                actor=PIPELINE,
+                event=f"run_{status}",
+                entity="run",
+                entity_id=run_id,
+                details={"outcome": outcome, "error": error},
+            )
 
-    def record_failure(self, *, run_id: str, dag_id: str, task_id: str | None, error: str,
-                       as_of: str | None = None) -> bool:
+    def record_failure(
+        self, *, run_id: str, dag_id: str, task_id: str | None, error: str, as_of: str | None = None
+    ) -> bool:
         """Called from Airflow's on_failure_callback: the run is marked failed and audited once.
         Returns False when the failure was already recorded."""
         with self._tx() as db:
             run = self._one("SELECT status FROM runs WHERE run_id = ?", [run_id])
             if run is None:
-                db.execute("INSERT INTO runs (run_id, dag_id, as_of, triggers, trigger_reasons, status, started_at) "
-                           "VALUES (?, ?, ?, '[]', '[]', 'running', ?)",
-                           [run_id, dag_id, as_of or "", audit.utcnow()])
+                db.execute(
+                    "INSERT INTO runs (run_id, dag_id, as_of, triggers, trigger_reasons, status, started_at) "
+                    "VALUES (?, ?, ?, '[]', '[]', 'running', ?)",
+                    [run_id, dag_id, as_of or "", audit.utcnow()],
+                )
             elif run["status"] == "failed":
                 return False
-            db.execute("UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE run_id = ?",
-                       [f"{task_id}: {error}" if task_id else error, audit.utcnow(), run_id])
-            audit.append(db, actor=PIPELINE, event="run_failed", entity="run", entity_id=run_id,
-                         details={"dag_id": dag_id, "task_id": task_id, "error": error})
+            db.execute(
+                "UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE run_id = ?",
+                [f"{task_id}: {error}" if task_id else error, audit.utcnow(), run_id],
+            )
+            audit.append(
+                db,
+                actor=PIPELINE,
+                event="run_failed",
+                entity="run",
+                entity_id=run_id,
+                details={"dag_id": dag_id, "task_id": task_id, "error": error},
+            )
         return True
 
     def get_run(self, run_id: str) -> dict[str, Any] | None:
@@ -139,11 +197,22 @@ class Registry:
         return self._all("SELECT * FROM runs ORDER BY as_of DESC, started_at DESC LIMIT ?", [limit])
 
     # ---------------------------------------------------------------- versions
-    def register_model(self, *, run_id: str, model_bytes: bytes, estimator: str, params: dict[str, Any],
-                       train_start: str, train_end: str, train_rows: int, data_fingerprint: str,
-                       metrics: dict[str, float], schema: dict[str, Any],
-                       feature_importance: dict[str, float],
-                       reference_profile: dict[str, Any] | None = None) -> ModelVersion:
+    def register_model(
+        self,
+        *,
+        run_id: str,
+        model_bytes: bytes,
+        estimator: str,
+        params: dict[str, Any],
+        train_start: str,
+        train_end: str,
+        train_rows: int,
+        data_fingerprint: str,
+        metrics: dict[str, float],
+        schema: dict[str, Any],
+        feature_importance: dict[str, float],
+        reference_profile: dict[str, Any] | None = None,
+    ) -> ModelVersion:
         """Store the artifact and register a version; the same run registers at most one version."""
         existing = self._one("SELECT version FROM model_versions WHERE run_id = ?", [run_id])
         if existing:
@@ -152,19 +221,47 @@ class Registry:
         with self._tx() as db:
             existing = self._one("SELECT version FROM model_versions WHERE run_id = ?", [run_id])
             if existing is None:
-                row = {"run_id": run_id, "created_at": audit.utcnow(), "artifact_path": stored.path,
-                       "sha256": stored.sha256, "size_bytes": stored.size_bytes, "estimator": estimator,
-                       "params": _j(params), "train_start": train_start, "train_end": train_end,
-                       "train_rows": train_rows, "data_fingerprint": data_fingerprint, "metrics": _j(metrics),
-                       "schema": _j(schema), "feature_importance": _j(feature_importance),
-                       "reference_profile": None if reference_profile is None else _j(reference_profile)}
-                cur = db.execute(f"INSERT INTO model_versions ({', '.join(row)}) VALUES "
-                                 f"({', '.join(':' + k for k in row)})", row)
+                row = {
+                    "run_id": run_id,
+                    "created_at": audit.utcnow(),
+                    "artifact_path": stored.path,
+                    "sha256": stored.sha256,
+                    "size_bytes": stored.size_bytes,
+                    "estimator": estimator,
+                    "params": _j(params),
+                    "train_start": train_start,
+                    "train_end": train_end,
+                    "train_rows": train_rows,
+                    "data_fingerprint": data_fingerprint,
+                    "metrics": _j(metrics),
+                    "schema": _j(schema),
+                    "feature_importance": _j(feature_importance),
+                    "reference_profile": None
+                    if reference_profile is None
+                    else _j(reference_profile),
+                }
+                cur = db.execute(
+                    f"INSERT INTO model_versions ({', '.join(row)}) VALUES "
+                    f"({', '.join(':' + k for k in row)})",
+                    row,
+                )
                 version = int(cur.lastrowid or 0)
-                db.execute("UPDATE runs SET challenger_version = ? WHERE run_id = ?", [version, run_id])
-                audit.append(db, actor=PIPELINE, event="model_registered", entity="model_version",
-                             entity_id=version, details={"run_id": run_id, "sha256": stored.sha256,
-                                                         "train_rows": train_rows, "metrics": metrics})
+                db.execute(
+                    "UPDATE runs SET challenger_version = ? WHERE run_id = ?", [version, run_id]
+                )
+                audit.append(
+                    db,
+                    actor=PIPELINE,
+                    event="model_registered",
+                    entity="model_version",
+                    entity_id=version,
+                    details={
+                        "run_id": run_id,
+                        "sha256": stored.sha256,
+                        "train_rows": train_rows,
+                        "metrics": metrics,
+                    },
+                )
                 existing = {"version": version}
         return self.get_version(existing["version"])
 
@@ -185,14 +282,23 @@ class Registry:
     # ---------------------------------------------------------------- champion
     def current_champion(self) -> Champion | None:
         row = self._one(
-            "SELECT c.version, h.at, h.by, h.kind FROM champion c JOIN champion_history h ON h.id = c.history_id")
+            "SELECT c.version, h.at, h.by, h.kind FROM champion c JOIN champion_history h ON h.id = c.history_id"
+        )
         if row is None:
             return None
         # The champion's primary metric on its own holdout, from the comparison that judged it.
-        judged = self._one("SELECT metric, challenger_value FROM comparisons WHERE challenger_version = ?",
-                           [row["version"]]) or {"metric": "", "challenger_value": None}
-        return Champion(version=row["version"], since=row["at"], by=row["by"], kind=row["kind"],
-                        metric=judged["metric"], value=judged["challenger_value"])
+        judged = self._one(
+            "SELECT metric, challenger_value FROM comparisons WHERE challenger_version = ?",
+            [row["version"]],
+        ) or {"metric": "", "challenger_value": None}
+        return Champion(
+            version=row["version"],
+            since=row["at"],
+            by=row["by"],
+            kind=row["kind"],
+            metric=judged["metric"],
+            value=judged["challenger_value"],
+        )
 
     def _champion_version(self) -> int | None:
         row = self._one("SELECT version FROM champion WHERE id = 1")
@@ -201,59 +307,124 @@ class Registry:
     def champion_history(self) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM champion_history ORDER BY id")
 
-    def _set_champion(self, db: Database, *, version: int, expected: int | None, kind: str, at: str, by: str,
-                      reason: str, run_id: str | None = None, review_id: int | None = None) -> None:
+    def _set_champion(
+        self,
+        db: Database,
+        *,
+        version: int,
+        expected: int | None,
+        kind: str,
+        at: str,
+        by: str,
+        reason: str,
+        run_id: str | None = None,
+        review_id: int | None = None,
+    ) -> None:
         """Compare-and-set inside the caller's transaction."""
         current = self._champion_version()
         if current != expected:
             raise Conflict(
                 f"The champion is v{current} but this {kind} expected "
                 f"{'no champion' if expected is None else f'v{expected}'}: it changed since the comparison. "
-                "Re-run the comparison against the current champion.")
+                "Re-run the comparison against the current champion."
+            )
         self.get_version(version)
         cur = db.execute(
             "INSERT INTO champion_history (version, previous_version, kind, at, by, reason, run_id, review_id, "
             "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [version, current, kind, at, by, reason, run_id, review_id, audit.utcnow()])
-        db.execute("INSERT INTO champion (id, version, history_id) VALUES (1, ?, ?) "
-                   "ON CONFLICT(id) DO UPDATE SET version = excluded.version, history_id = excluded.history_id",
-                   [version, cur.lastrowid])
-        audit.append(db, actor=by, event={"promotion": "promoted", "approval": "promoted",
-                                          "rollback": "rolled_back"}[kind],
-                     entity="model_version", entity_id=version,
-                     details={"previous": current, "kind": kind, "reason": reason, "run_id": run_id,
-                              "review_id": review_id, "effective_at": at})
+            [version, current, kind, at, by, reason, run_id, review_id, audit.utcnow()],
+        )
+        db.execute(
+            "INSERT INTO champion (id, version, history_id) VALUES (1, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET version = excluded.version, history_id = excluded.history_id",
+            [version, cur.lastrowid],
+        )
+        audit.append(
+            db,
+            actor=by,
+            event={"promotion": "promoted", "approval": "promoted", "rollback": "rolled_back"}[
+                kind
+            ],
+            entity="model_version",
+            entity_id=version,
+            details={
+                "previous": current,
+                "kind": kind,
+                "reason": reason,
+                "run_id": run_id,
+                "review_id": review_id,
+                "effective_at": at,
+            },
+        )
 
-    def promote(self, *, version: int, expected_champion: int | None, run_id: str, at: str, reason: str,
-                by: str = PIPELINE) -> bool:
+    def promote(
+        self,
+        *,
+        version: int,
+        expected_champion: int | None,
+        run_id: str,
+        at: str,
+        reason: str,
+        by: str = PIPELINE,
+    ) -> bool:
         """Automatic promotion from a run. Returns False when this run already promoted (a retry)."""
         with self._tx() as db:
-            if self._one("SELECT 1 FROM champion_history WHERE kind = 'promotion' AND run_id = ?", [run_id]):
+            if self._one(
+                "SELECT 1 FROM champion_history WHERE kind = 'promotion' AND run_id = ?", [run_id]
+            ):
                 return False
-            self._set_champion(db, version=version, expected=expected_champion, kind="promotion", at=at, by=by,
-                               reason=reason, run_id=run_id)
+            self._set_champion(
+                db,
+                version=version,
+                expected=expected_champion,
+                kind="promotion",
+                at=at,
+                by=by,
+                reason=reason,
+                run_id=run_id,
+            )
         return True
 
-    def rollback(self, *, by: str, reason: str, to_version: int | None = None,
-                 expected_champion: int | None = None, at: str | None = None) -> Champion:
+    def rollback(
+        self,
+        *,
+        by: str,
+        reason: str,
+        to_version: int | None = None,
+        expected_champion: int | None = None,
+        at: str | None = None,
+    ) -> Champion:
         """Make an earlier version champion again (default: the one before the current champion)."""
         if not reason.strip():
             raise RegistryError("A rollback needs a reason (--reason).")
         with self._tx() as db:
-            current = self._one("SELECT c.version, h.previous_version FROM champion c "
-                                "JOIN champion_history h ON h.id = c.history_id")
+            current = self._one(
+                "SELECT c.version, h.previous_version FROM champion c "
+                "JOIN champion_history h ON h.id = c.history_id"
+            )
             if current is None:
                 raise Conflict("There is no champion to roll back.")
             if expected_champion is not None and expected_champion != current["version"]:
-                raise Conflict(f"The champion is v{current['version']}, not v{expected_champion}: "
-                               "someone changed it meanwhile. Look again before rolling back.")
+                raise Conflict(
+                    f"The champion is v{current['version']}, not v{expected_champion}: "
+                    "someone changed it meanwhile. Look again before rolling back."
+                )
             target = to_version if to_version is not None else current["previous_version"]
             if target is None:
-                raise Conflict(f"Champion v{current['version']} has no previous champion; name one with --to.")
+                raise Conflict(
+                    f"Champion v{current['version']} has no previous champion; name one with --to."
+                )
             if target == current["version"]:
                 raise Conflict(f"Version {target} is already the champion.")
-            self._set_champion(db, version=target, expected=current["version"], kind="rollback",
-                               at=at or audit.utcnow(), by=by, reason=reason)
+            self._set_champion(
+                db,
+                version=target,
+                expected=current["version"],
+                kind="rollback",
+                at=at or audit.utcnow(),
+                by=by,
+                reason=reason,
+            )
         champ = self.current_champion()
         assert champ is not None
         return champ
@@ -265,25 +436,54 @@ class Registry:
             if existing:
                 return int(existing["id"])
             iv = c.interval
-            row = {"run_id": run_id, "challenger_version": c.challenger_version,
-                   "champion_version": c.champion_version, "metric": c.metric,
-                   "higher_is_better": int(c.higher_is_better), "challenger_value": _num(c.challenger_value),
-                   "champion_value": c.champion_value, "relative_improvement": c.relative_improvement,
-                   "absolute_improvement": c.absolute_improvement, "ci_low": iv.low if iv else None,
-                   "ci_high": iv.high if iv else None, "ci_level": iv.level if iv else None,
-                   "p_value": c.p_value, "ttest_p_value": c.ttest_p_value, "n_holdout": c.n_holdout,
-                   "n_resamples": c.n_resamples, "challenger_metrics": _j(c.challenger_metrics),
-                   "champion_metrics": _j(c.champion_metrics), "challenger_valid": int(c.challenger_valid),
-                   "invalid_reason": c.invalid_reason, "holdout_start": c.holdout_start,
-                   "holdout_end": c.holdout_end, "created_at": audit.utcnow()}
-            cur = db.execute(f"INSERT INTO comparisons ({', '.join(row)}) VALUES "
-                             f"({', '.join(':' + k for k in row)})", row)
+            row = {
+                "run_id": run_id,
+                "challenger_version": c.challenger_version,
+                "champion_version": c.champion_version,
+                "metric": c.metric,
+                "higher_is_better": int(c.higher_is_better),
+                "challenger_value": _num(c.challenger_value),
+                "champion_value": c.champion_value,
+                "relative_improvement": c.relative_improvement,
+                "absolute_improvement": c.absolute_improvement,
+                "ci_low": iv.low if iv else None,
+                "ci_high": iv.high if iv else None,
+                "ci_level": iv.level if iv else None,
+                "p_value": c.p_value,
+                "ttest_p_value": c.ttest_p_value,
+                "n_holdout": c.n_holdout,
+                "n_resamples": c.n_resamples,
+                "challenger_metrics": _j(c.challenger_metrics),
+                "champion_metrics": _j(c.champion_metrics),
+                "challenger_valid": int(c.challenger_valid),
+                "invalid_reason": c.invalid_reason,
+                "holdout_start": c.holdout_start,
+                "holdout_end": c.holdout_end,
+                "created_at": audit.utcnow(),
+            }
+            cur = db.execute(
+                f"INSERT INTO comparisons ({', '.join(row)}) VALUES "
+                f"({', '.join(':' + k for k in row)})",
+                row,
+            )
             cid = int(cur.lastrowid or 0)
-            audit.append(db, actor=PIPELINE, event="compared", entity="comparison", entity_id=cid,
-                         details={"run_id": run_id, "challenger": c.challenger_version,
-                                  "champion": c.champion_version, "metric": c.metric,
-                                  "challenger_value": _num(c.challenger_value), "champion_value": c.champion_value,
-                                  "relative_improvement": c.relative_improvement, "p_value": c.p_value})
+            audit.append(
+                db,
+                actor=PIPELINE,
+                event="compared",
+                entity="comparison",
+                entity_id=cid,
+                details={
+                    "run_id": run_id,
+                    "challenger": c.challenger_version,
+                    "champion": c.champion_version,
+                    "metric": c.metric,
+                    "challenger_value": _num(c.challenger_value),
+                    "champion_value": c.champion_value,
+                    "relative_improvement": c.relative_improvement,
+                    "p_value": c.p_value,
+                },
+            )
             return cid
 
     def record_decision(self, run_id: str, comparison_id: int, version: int, d: Decision) -> int:
@@ -291,14 +491,26 @@ class Registry:
             existing = self._one("SELECT id FROM decisions WHERE run_id = ?", [run_id])
             if existing:
                 return int(existing["id"])
-            cur = db.execute("INSERT INTO decisions (run_id, comparison_id, challenger_version, outcome, reasons, "
-                             "created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                             [run_id, comparison_id, version, d.outcome, _j(list(d.reasons)), audit.utcnow()])
+            cur = db.execute(
+                "INSERT INTO decisions (run_id, comparison_id, challenger_version, outcome, reasons, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [run_id, comparison_id, version, d.outcome, _j(list(d.reasons)), audit.utcnow()],
+            )
             did = int(cur.lastrowid or 0)
             db.execute("UPDATE runs SET outcome = ? WHERE run_id = ?", [d.outcome, run_id])
-            audit.append(db, actor=PIPELINE, event="decided", entity="decision", entity_id=did,
-                         details={"run_id": run_id, "version": version, "outcome": d.outcome,
-                                  "reasons": list(d.reasons)})
+            audit.append(
+                db,
+                actor=PIPELINE,
+                event="decided",
+                entity="decision",
+                entity_id=did,
+                details={
+                    "run_id": run_id,
+                    "version": version,
+                    "outcome": d.outcome,
+                    "reasons": list(d.reasons),
+                },
+            )
             return did
 
     def comparison(self, run_id: str) -> dict[str, Any] | None:
@@ -312,16 +524,32 @@ class Registry:
 
     def record_rejection(self, run_id: str, version: int, reason: str) -> bool:
         with self._tx() as db:
-            if self._one("SELECT 1 FROM audit_log WHERE event = 'challenger_rejected' AND entity_id = ?",
-                         [str(version)]):
+            if self._one(
+                "SELECT 1 FROM audit_log WHERE event = 'challenger_rejected' AND entity_id = ?",
+                [str(version)],
+            ):
                 return False
-            audit.append(db, actor=PIPELINE, event="challenger_rejected", entity="model_version",
-                         entity_id=version, details={"run_id": run_id, "reason": reason})
+            audit.append(
+                db,
+                actor=PIPELINE,
+                event="challenger_rejected",
+                entity="model_version",
+                entity_id=version,
+                details={"run_id": run_id, "reason": reason},
+            )
         return True
 
     # ---------------------------------------------------------------- reviews
-    def request_review(self, *, run_id: str, comparison_id: int, version: int, expected_champion: int | None,
-                       requested_at: dt.datetime, ttl_days: int) -> Review:
+    def request_review(
+        self,
+        *,
+        run_id: str,
+        comparison_id: int,
+        version: int,
+        expected_champion: int | None,
+        requested_at: dt.datetime,
+        ttl_days: int,
+    ) -> Review:
         with self._tx() as db:
             existing = self._one("SELECT id FROM reviews WHERE run_id = ?", [run_id])
             if existing is None:
@@ -329,12 +557,29 @@ class Registry:
                 cur = db.execute(
                     "INSERT INTO reviews (run_id, comparison_id, challenger_version, expected_champion, status, "
                     "requested_at, expires_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
-                    [run_id, comparison_id, version, expected_champion, requested_at.isoformat(),
-                     expires.isoformat()])
+                    [
+                        run_id,
+                        comparison_id,
+                        version,
+                        expected_champion,
+                        requested_at.isoformat(),
+                        expires.isoformat(),
+                    ],
+                )
                 rid = int(cur.lastrowid or 0)
-                audit.append(db, actor=PIPELINE, event="review_requested", entity="review", entity_id=rid,
-                             details={"run_id": run_id, "version": version, "expected_champion": expected_champion,
-                                      "expires_at": expires.isoformat()})
+                audit.append(
+                    db,
+                    actor=PIPELINE,
+                    event="review_requested",
+                    entity="review",
+                    entity_id=rid,
+                    details={
+                        "run_id": run_id,
+                        "version": version,
+                        "expected_champion": expected_champion,
+                        "expires_at": expires.isoformat(),
+                    },
+                )
                 existing = {"id": rid}
         return self.get_review(int(existing["id"]))
 
@@ -353,8 +598,11 @@ class Registry:
         if review.status != "pending":
             who = f" by {review.decided_by} at {review.decided_at}" if review.decided_by else ""
             raise Conflict(f"Review {review_id} is already decided: {review.status}{who}.")
-        self.db.execute("UPDATE reviews SET status = ?, decided_by = ?, decided_at = ?, reason = ? "
-                        "WHERE id = ? AND status = 'pending'", [status, by, audit.utcnow(), reason, review_id])
+        self.db.execute(
+            "UPDATE reviews SET status = ?, decided_by = ?, decided_at = ?, reason = ? "
+            "WHERE id = ? AND status = 'pending'",
+            [status, by, audit.utcnow(), reason, review_id],
+        )
         return review
 
     def approve(self, review_id: int, *, by: str, reason: str = "") -> Review:
@@ -364,11 +612,24 @@ class Registry:
             raise RegistryError("An approval needs the approver's name (--by).")
         with self._tx() as db:
             review = self._decide_review(review_id, status="approved", by=by, reason=reason)
-            audit.append(db, actor=by, event="review_approved", entity="review", entity_id=review_id,
-                         details={"version": review.challenger_version, "reason": reason})
-            self._set_champion(db, version=review.challenger_version, expected=review.expected_champion,
-                               kind="approval", at=audit.utcnow(), by=by,
-                               reason=reason or f"review {review_id} approved", review_id=review_id)
+            audit.append(
+                db,
+                actor=by,
+                event="review_approved",
+                entity="review",
+                entity_id=review_id,
+                details={"version": review.challenger_version, "reason": reason},
+            )
+            self._set_champion(
+                db,
+                version=review.challenger_version,
+                expected=review.expected_champion,
+                kind="approval",
+                at=audit.utcnow(),
+                by=by,
+                reason=reason or f"review {review_id} approved",
+                review_id=review_id,
+            )
         return self.get_review(review_id)
 
     def reject_review(self, review_id: int, *, by: str, reason: str) -> Review:
@@ -376,25 +637,45 @@ class Registry:
             raise RegistryError("Rejecting a review needs --by and a --reason.")
         with self._tx() as db:
             review = self._decide_review(review_id, status="rejected", by=by, reason=reason)
-            audit.append(db, actor=by, event="review_rejected", entity="review", entity_id=review_id,
-                         details={"version": review.challenger_version, "reason": reason})
+            audit.append(
+                db,
+                actor=by,
+                event="review_rejected",
+                entity="review",
+                entity_id=review_id,
+                details={"version": review.challenger_version, "reason": reason},
+            )
         return self.get_review(review_id)
 
     def expire_reviews(self, as_of: dt.datetime) -> list[int]:
         """Pending reviews whose expiry is at or before ``as_of`` become expired (rejected), audited."""
         with self._tx() as db:
-            rows = self._all("SELECT id, challenger_version, expires_at FROM reviews WHERE status = 'pending' "
-                             "AND expires_at <= ?", [as_of.isoformat()])
+            rows = self._all(
+                "SELECT id, challenger_version, expires_at FROM reviews WHERE status = 'pending' "
+                "AND expires_at <= ?",
+                [as_of.isoformat()],
+            )
             for r in rows:
-                db.execute("UPDATE reviews SET status = 'expired', decided_by = ?, decided_at = ?, reason = ? "
-                           "WHERE id = ?", [PIPELINE, as_of.isoformat(), "no decision before expiry", r["id"]])
-                audit.append(db, actor=PIPELINE, event="review_expired", entity="review", entity_id=r["id"],
-                             details={"version": r["challenger_version"], "expires_at": r["expires_at"]})
+                db.execute(
+                    "UPDATE reviews SET status = 'expired', decided_by = ?, decided_at = ?, reason = ? "
+                    "WHERE id = ?",
+                    [PIPELINE, as_of.isoformat(), "no decision before expiry", r["id"]],
+                )
+                audit.append(
+                    db,
+                    actor=PIPELINE,
+                    event="review_expired",
+                    entity="review",
+                    entity_id=r["id"],
+                    details={"version": r["challenger_version"], "expires_at": r["expires_at"]},
+                )
         return [int(r["id"]) for r in rows]
 
     # ---------------------------------------------------------------- audit and status
     def audit_log(self, limit: int | None = None, event: str | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT * FROM audit_log" + (" WHERE event = ?" if event else "") + " ORDER BY seq DESC"
+        sql = (
+            "SELECT * FROM audit_log" + (" WHERE event = ?" if event else "") + " ORDER BY seq DESC"
+        )
         params: list[Any] = [event] if event else []
         if limit:
             sql += " LIMIT ?"
@@ -406,11 +687,21 @@ class Registry:
 
     def status(self) -> dict[str, Any]:
         champ = self.current_champion()
-        count = lambda sql: int(self.db.execute(sql).fetchone()[0])  # noqa: E731
+
+        def count(sql: str) -> int:
+            return int(self.db.execute(sql).fetchone()[0])
+
         return {
-            "champion": None if champ is None else {"version": champ.version, "metric": champ.metric,
-                                                    "value": champ.value, "promoted_at": champ.since,
-                                                    "promoted_by": champ.by, "kind": champ.kind},
+            "champion": None
+            if champ is None
+            else {
+                "version": champ.version,
+                "metric": champ.metric,
+                "value": champ.value,
+                "promoted_at": champ.since,
+                "promoted_by": champ.by,
+                "kind": champ.kind,
+            },
             "versions": count("SELECT COUNT(*) FROM model_versions"),
             "runs": count("SELECT COUNT(*) FROM runs"),
             "pending_reviews": count("SELECT COUNT(*) FROM reviews WHERE status = 'pending'"),
@@ -422,14 +713,27 @@ def _num(x: float | None) -> float | None:
     return None if x is None or x != x else x
 
 
-_JSON_COLS = ("params", "metrics", "schema", "feature_importance", "reference_profile", "triggers",
-              "trigger_reasons", "challenger_metrics", "champion_metrics", "reasons", "details")
+_JSON_COLS = (
+    "params",
+    "metrics",
+    "schema",
+    "feature_importance",
+    "reference_profile",
+    "triggers",
+    "trigger_reasons",
+    "challenger_metrics",
+    "champion_metrics",
+    "reasons",
+    "details",
+)
 
 
 def _decode(row: dict[str, Any] | None) -> dict[str, Any] | None:
     if row is None:
         return None
-    return {k: (json.loads(v) if k in _JSON_COLS and isinstance(v, str) else v) for k, v in row.items()}
+    return {
+        k: (json.loads(v) if k in _JSON_COLS and isinstance(v, str) else v) for k, v in row.items()
+    }
 
 
 def _version(row: dict[str, Any]) -> ModelVersion:
