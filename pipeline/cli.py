@@ -51,12 +51,16 @@ def _parse_date(text: str, flag: str) -> dt.datetime:
 def airflow_env(cfg: Config) -> dict[str, str]:
     """Environment for the embedded Airflow: its home, our DAGs folder, SQLite, LocalExecutor."""
     env = dict(os.environ)
+    # Airflow's standalone mode starts its parts as `airflow ...`: our environment's bin comes first.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env.update(
         {
             "AIRFLOW_HOME": str(cfg.airflow_home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_DAGS),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            # Embedded demo only: the API server listens on 127.0.0.1 and everyone local is admin.
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
             "AIRFLOW__API__HOST": "127.0.0.1",
             "MODELGATE_HOME": str(cfg.home),
