@@ -57,3 +57,33 @@ def test_holdout_is_the_same_rows_for_both_models(cfg, registry):
     assert comp["n_holdout"] == 30 * cfg.demo_wards
     assert comp["holdout_start"] == "2025-01-02T02:00:00" and comp["holdout_end"] == "2025-02-01T02:00:00"
     assert set(comp["champion_metrics"]) == set(comp["challenger_metrics"]) == {"mae", "rmse", "r2", "mape"}
+
+
+def test_binary_classification_from_a_parquet_file(tmp_path, home):
+    """Bring-your-own data, classification: ROC AUC decides, the other metrics ride along."""
+    import os
+
+    from pipeline.config import load_config
+    from pipeline.data import demo_frame
+    from registry import Registry
+    from tests.conftest import make_env
+
+    frame = demo_frame(load_config(env={}, path=os.devnull))
+    ratio = frame["occupancy"] / frame["capacity"]
+    frame = frame.assign(full=(ratio > ratio.median()).astype(int))
+    frame = frame.drop(columns=["occupancy"]).rename(columns={"timestamp": "day"})
+    path = tmp_path / "beds.parquet"
+    frame.to_parquet(path)
+    env = make_env(home, task="classification", target="full", timestamp_column="day",
+                   data_path=path, key_columns="ward")
+    cfg = load_config(env=env, path=os.devnull)
+    with Registry.open(cfg, create=True) as reg:
+        _full_run(cfg, reg, _ctx("c-1", 1))
+        result = _full_run(cfg, reg, _ctx("c-2", 2))
+        comp = reg.comparison("c-2")
+    assert cfg.primary_metric == "roc_auc" and comp["metric"] == "roc_auc"
+    assert comp["higher_is_better"] == 1 and 0.5 < comp["challenger_value"] <= 1.0
+    assert set(comp["challenger_metrics"]) == {"roc_auc", "f1", "accuracy", "precision", "recall",
+                                               "log_loss"}
+    assert comp["ttest_p_value"] is None and comp["p_value"] is not None
+    assert result["outcome"] in ("promote", "review", "reject")
