@@ -44,6 +44,11 @@ def _pct(x: float) -> str:
     return f"{x * 100:+.2f}%"
 
 
+def _reaches(x: float, bar: float) -> bool:
+    """``x >= bar``, counting float noise as reaching it: (10 - 9.8) / 10 is 0.01999…, i.e. 2%."""
+    return x >= bar or math.isclose(x, bar, rel_tol=1e-9, abs_tol=1e-12)
+
+
 def _below_floor(c: Comparison, floor: float | None) -> bool:
     if floor is None:
         return False
@@ -97,7 +102,7 @@ def decide(c: Comparison, policy: Policy) -> Decision:
         f"({name}) on {c.n_holdout} holdout rows: improvement {_pct(imp)}, p = {p:.3g}{ci_text}."
     )
     significant = p < policy.alpha
-    if imp >= policy.auto_promote_threshold and significant:
+    if _reaches(imp, policy.auto_promote_threshold) and significant:
         if policy.require_approval:
             return Decision(
                 outcome="review",
@@ -115,8 +120,8 @@ def decide(c: Comparison, policy: Policy) -> Decision:
                 f"{_pct(policy.auto_promote_threshold)} and significant (p = {p:.3g} < alpha {policy.alpha}).",
             ),
         )
-    if imp >= policy.min_relative_improvement:
-        if imp >= policy.auto_promote_threshold:
+    if _reaches(imp, policy.min_relative_improvement):
+        if _reaches(imp, policy.auto_promote_threshold):
             why = (
                 f"Improvement {_pct(imp)} reaches the auto-promotion threshold but is not significant "
                 f"(p = {p:.3g} >= alpha {policy.alpha}): an admin should review."
