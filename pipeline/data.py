@@ -320,6 +320,13 @@ def validate_frame(
     return Dataset(frame=frame[[ts, *features, target]], schema=schema, source=source)
 
 
+def _show(value: Any) -> str:
+    """A value as a user would write it: 'abc', 2024-13-45, inf — not np.float64(inf)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 def _parse_timestamps(col: pd.Series, source: str, name: str) -> pd.Series:
     if col.isna().any():
         row = int(np.flatnonzero(col.isna().to_numpy())[0])
@@ -331,7 +338,7 @@ def _parse_timestamps(col: pd.Series, source: str, name: str) -> pd.Series:
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataValidationError(
-            f"{source}: column {name!r} has an unparseable date {col.iloc[row]!r} (row {row + 2}; "
+            f"{source}: column {name!r} has an unparseable date {_show(col.iloc[row])} (row {row + 2}; "
             f"{int(bad.sum())} bad in all)."
         )
     return parsed.dt.tz_localize(None)
@@ -355,7 +362,7 @@ def _to_numeric(col: pd.Series, source: str, name: str, strict_kind: bool) -> pd
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataValidationError(
-            f"{source}: column {name!r} must be numeric but holds {col.iloc[row]!r} (row {row + 2}; "
+            f"{source}: column {name!r} must be numeric but holds {_show(col.iloc[row])} (row {row + 2}; "
             f"{int(bad.sum())} non-numeric values)."
         )
     return converted.astype(float)
@@ -371,7 +378,7 @@ def _validate_target(col: pd.Series, cfg: Config, source: str) -> pd.Series:
             row = int(np.flatnonzero(bad)[0])
             raise DataValidationError(
                 f"{source}: target {name!r} has {int(bad.sum())} missing or infinite values "
-                f"(first {col.iloc[row]!r} at row {row + 2})."
+                f"(first {_show(col.iloc[row])} at row {row + 2})."
             )
         return values
     if col.isna().any():

@@ -19,8 +19,13 @@ def filled(home, monkeypatch, cfg, registry):
         monkeypatch.setenv(k, v)
     monkeypatch.setenv("MODELGATE_CONFIG", os.devnull)
     for month in (1, 2, 3):
-        _full_run(cfg, registry, loop.RunContext(run_id=f"run-{month}", as_of=dt.datetime(2025, month, 1, 2),
-                                                 force=True))
+        _full_run(
+            cfg,
+            registry,
+            loop.RunContext(
+                run_id=f"run-{month}", as_of=dt.datetime(2025, month, 1, 2), force=True
+            ),
+        )
     return registry
 
 

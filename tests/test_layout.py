@@ -11,7 +11,9 @@ from tests.conftest import REPO
 
 def _modules_after_import(module: str) -> set[str]:
     code = f"import sys, json, {module}; print(json.dumps(sorted(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    )
     return set(json.loads(out.stdout))
 
 
@@ -25,18 +27,33 @@ def test_top_level_packages_are_this_repository():
 
 
 def test_pipeline_imports_no_airflow_streamlit_sql_or_registry():
-    names = ["pipeline.config", "pipeline.data", "pipeline.training", "pipeline.evaluation",
-             "pipeline.policy", "pipeline.triggers", "pipeline.loop", "pipeline.notify", "pipeline.reports",
-             "pipeline.cli"]
+    names = [
+        "pipeline.config",
+        "pipeline.data",
+        "pipeline.training",
+        "pipeline.evaluation",
+        "pipeline.policy",
+        "pipeline.triggers",
+        "pipeline.loop",
+        "pipeline.notify",
+        "pipeline.reports",
+        "pipeline.cli",
+    ]
     loaded = _modules_after_import(", ".join(names))
-    forbidden = {m for m in loaded if m.split(".")[0] in {"airflow", "streamlit", "sqlite_utils", "registry",
-                                                           "sqlite3", "dashboard"}}
+    forbidden = {
+        m
+        for m in loaded
+        if m.split(".")[0]
+        in {"airflow", "streamlit", "sqlite_utils", "registry", "sqlite3", "dashboard"}
+    }
     assert forbidden == set()
 
 
 def test_registry_does_not_import_airflow_or_streamlit():
     loaded = _modules_after_import("registry")
-    assert not {m for m in loaded if m.split(".")[0] in {"airflow", "streamlit", "dags", "dashboard"}}
+    assert not {
+        m for m in loaded if m.split(".")[0] in {"airflow", "streamlit", "dags", "dashboard"}
+    }
 
 
 def test_sql_lives_only_in_registry():

@@ -32,8 +32,13 @@ os.environ.update(AIRFLOW_ENV)
 def airflow_db() -> dict[str, str]:
     """``airflow db migrate`` once per session (about 3 s)."""
     airflow = Path(sys.executable).parent / "airflow"
-    subprocess.run([str(airflow), "db", "migrate"], env=dict(os.environ), check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [str(airflow), "db", "migrate"],
+        env=dict(os.environ),
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return dict(AIRFLOW_ENV)
 
 

@@ -62,8 +62,15 @@ def test_dagbag_has_no_import_errors_and_the_expected_graph(dag):
         ("request_review", "finish"),
         ("reject", "finish"),
     }
-    writers = {"check_triggers", "train_challenger", "evaluate", "promote", "request_review", "reject",
-               "finish"}
+    writers = {
+        "check_triggers",
+        "train_challenger",
+        "evaluate",
+        "promote",
+        "request_review",
+        "reject",
+        "finish",
+    }
     for t in dag.tasks:
         assert t.retries == 1
         if t.task_id in writers:
@@ -81,9 +88,20 @@ def test_airflow_dags_test_command_runs_the_whole_loop(airflow_db, mg_home):
     """One full run through the real `airflow dags test` command."""
     env = dict(os.environ)
     proc = subprocess.run(
-        [str(Path(sys.executable).parent / "airflow"), "dags", "test", DAG_ID, "2025-01-01T02:00:00+00:00",
-         "-c", json.dumps({"force_retrain": True})],
-        env=env, capture_output=True, text=True, timeout=300, check=False,
+        [
+            str(Path(sys.executable).parent / "airflow"),
+            "dags",
+            "test",
+            DAG_ID,
+            "2025-01-01T02:00:00+00:00",
+            "-c",
+            json.dumps({"force_retrain": True}),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     with _registry() as reg:
@@ -140,13 +158,25 @@ def test_every_task_retried_after_its_write_changes_nothing(dag, mg_home, monkey
 
         return wrapper
 
-    for name in ("check_triggers", "train_challenger", "evaluate_challenger", "promote", "request_review",
-                 "finish"):
+    for name in (
+        "check_triggers",
+        "train_challenger",
+        "evaluate_challenger",
+        "promote",
+        "request_review",
+        "finish",
+    ):
         monkeypatch.setattr(loop, name, flaky(name))
     first = _run(dag, "2025-01-01T02:00", force_retrain=True)
     third = _run(dag, "2025-03-01T02:00", force_retrain=True)  # a review against v1
-    assert {"check_triggers", "train_challenger", "evaluate_challenger", "promote",
-            "request_review", "finish"} <= failed_once
+    assert {
+        "check_triggers",
+        "train_challenger",
+        "evaluate_challenger",
+        "promote",
+        "request_review",
+        "finish",
+    } <= failed_once
     with _registry() as reg:
         st = reg.status()
         assert st["versions"] == 2 and st["runs"] == 2
@@ -155,7 +185,9 @@ def test_every_task_retried_after_its_write_changes_nothing(dag, mg_home, monkey
         assert len(reg.reviews()) == 1
         events = [e["event"] for e in reg.audit_log()]
         for event in ("model_registered", "compared", "decided", "promoted", "review_requested"):
-            assert events.count(event) == (2 if event in ("model_registered", "compared", "decided") else 1)
+            assert events.count(event) == (
+                2 if event in ("model_registered", "compared", "decided") else 1
+            )
         assert reg.get_run(first.run_id)["status"] == "success"
         assert reg.get_run(third.run_id)["outcome"] == "review"
         assert reg.verify_audit().ok

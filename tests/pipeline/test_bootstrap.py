@@ -69,7 +69,9 @@ def test_auc_sorter_equals_scikit_learn_with_ties():
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), metric=st.sampled_from(["mae", "rmse", "r2", "roc_auc", "f1"]))
+@given(
+    seed=st.integers(0, 2**32 - 1), metric=st.sampled_from(["mae", "rmse", "r2", "roc_auc", "f1"])
+)
 def test_bootstrap_is_seeded_and_deterministic(seed, metric):
     y, p = _data(metric)
     q = p[::-1].copy()
@@ -84,12 +86,23 @@ def test_bootstrap_is_seeded_and_deterministic(seed, metric):
 @pytest.mark.parametrize("metric", ["mae", "rmse", "roc_auc", "r2"])
 def test_vectorised_bootstrap_matches_the_loop_in_distribution(metric):
     y, champ = _data(metric)
-    chall = champ + np.random.default_rng(1).normal(0, 0.02 if metric not in REGRESSION else 0.5, len(y))
+    chall = champ + np.random.default_rng(1).normal(
+        0, 0.02 if metric not in REGRESSION else 0.5, len(y)
+    )
     if metric not in REGRESSION:
         chall = np.clip(chall, 0, 1)
-    vec = paired_bootstrap(metric, y, champ, chall, n_resamples=3000, rng=np.random.default_rng(2)).improvements
-    ref = paired_bootstrap_loop(metric, y, champ, chall, n_resamples=3000, rng=np.random.default_rng(3),
-                                scorer=SKLEARN[metric])
+    vec = paired_bootstrap(
+        metric, y, champ, chall, n_resamples=3000, rng=np.random.default_rng(2)
+    ).improvements
+    ref = paired_bootstrap_loop(
+        metric,
+        y,
+        champ,
+        chall,
+        n_resamples=3000,
+        rng=np.random.default_rng(3),
+        scorer=SKLEARN[metric],
+    )
     spread = np.std(ref)
     assert abs(np.mean(vec) - np.mean(ref)) < 0.1 * spread
     for q in (0.025, 0.975):
@@ -110,13 +123,35 @@ def test_p_value_reflects_which_model_is_better():
 
 
 def test_compare_without_champion_and_with_invalid_challenger():
-    c = compare(task="regression", metric="mae", y=Y_REG, challenger_pred=P_REG, challenger_version=1,
-                champion_pred=None, champion_version=None, n_resamples=1000, seed=0)
+    c = compare(
+        task="regression",
+        metric="mae",
+        y=Y_REG,
+        challenger_pred=P_REG,
+        challenger_version=1,
+        champion_pred=None,
+        champion_version=None,
+        n_resamples=1000,
+        seed=0,
+    )
     assert c.champion_version is None and c.p_value is None and c.relative_improvement is None
     assert c.challenger_value == pytest.approx(skm.mean_absolute_error(Y_REG, P_REG))
-    const = compare(task="regression", metric="mae", y=Y_REG, challenger_pred=np.full(400, 3.0),
-                    challenger_version=2, champion_pred=P_REG, champion_version=1, n_resamples=1000, seed=0)
-    assert not const.challenger_valid and "constant 3" in const.invalid_reason and const.p_value is None
+    const = compare(
+        task="regression",
+        metric="mae",
+        y=Y_REG,
+        challenger_pred=np.full(400, 3.0),
+        challenger_version=2,
+        champion_pred=P_REG,
+        champion_version=1,
+        n_resamples=1000,
+        seed=0,
+    )
+    assert (
+        not const.challenger_valid
+        and "constant 3" in const.invalid_reason
+        and const.p_value is None
+    )
 
 
 @pytest.mark.parametrize(("metric", "task"), [("mae", "regression"), ("roc_auc", "classification")])
@@ -125,22 +160,43 @@ def test_compare_signs_improvement_by_metric_direction(metric, task):
     worse = p + np.random.default_rng(9).normal(0, 3 if task == "regression" else 0.4, len(y))
     if task == "classification":
         worse = np.clip(worse, 0, 1)
-    c = compare(task=task, metric=metric, y=y, challenger_pred=p, challenger_version=2, champion_pred=worse,
-                champion_version=1, n_resamples=1000, seed=0)
+    c = compare(
+        task=task,
+        metric=metric,
+        y=y,
+        challenger_pred=p,
+        challenger_version=2,
+        champion_pred=worse,
+        champion_version=1,
+        n_resamples=1000,
+        seed=0,
+    )
     assert c.relative_improvement > 0 and c.absolute_improvement > 0
     assert c.interval.low < c.absolute_improvement < c.interval.high and c.p_value < 0.05
     assert (c.ttest_p_value is not None) == (task == "regression")
-    flipped = compare(task=task, metric=metric, y=y, challenger_pred=worse, challenger_version=2,
-                      champion_pred=p, champion_version=1, n_resamples=1000, seed=0)
+    flipped = compare(
+        task=task,
+        metric=metric,
+        y=y,
+        challenger_pred=worse,
+        challenger_version=2,
+        champion_pred=p,
+        champion_version=1,
+        n_resamples=1000,
+        seed=0,
+    )
     assert flipped.relative_improvement < 0 and flipped.p_value > 0.95
 
 
-@pytest.mark.parametrize(("pred", "text"), [
-    (np.array([1.0, np.nan, 2.0]), "1 NaN or infinite values of 3"),
-    (np.array([1.0, np.inf, 2.0]), "1 NaN or infinite"),
-    (np.array([5.0, 5.0, 5.0]), "constant 5 for all 3"),
-    (np.array([1.0, 2.0]), None),
-])
+@pytest.mark.parametrize(
+    ("pred", "text"),
+    [
+        (np.array([1.0, np.nan, 2.0]), "1 NaN or infinite values of 3"),
+        (np.array([1.0, np.inf, 2.0]), "1 NaN or infinite"),
+        (np.array([5.0, 5.0, 5.0]), "constant 5 for all 3"),
+        (np.array([1.0, 2.0]), None),
+    ],
+)
 def test_validity(pred, text):
     msg = validity(pred)
     assert (msg is None) if text is None else (text in msg)

@@ -18,10 +18,13 @@ def _full_run(cfg, reg, ctx) -> dict:
     loop.check_triggers(cfg, reg, ctx)
     trained = loop.train_challenger(cfg, reg, ctx)
     result = loop.evaluate_challenger(cfg, reg, ctx, trained["version"])
-    step = {"promote": lambda: loop.promote(cfg, reg, ctx, result["version"], result["champion"]),
-            "review": lambda: loop.request_review(cfg, reg, ctx, result["version"], result["comparison_id"],
-                                                  result["champion"]),
-            "reject": lambda: loop.reject(cfg, reg, ctx, result["version"])}[result["outcome"]]
+    step = {
+        "promote": lambda: loop.promote(cfg, reg, ctx, result["version"], result["champion"]),
+        "review": lambda: loop.request_review(
+            cfg, reg, ctx, result["version"], result["comparison_id"], result["champion"]
+        ),
+        "reject": lambda: loop.reject(cfg, reg, ctx, result["version"]),
+    }[result["outcome"]]
     step()
     loop.finish(cfg, reg, ctx)
     return result
@@ -45,7 +48,10 @@ def test_a_corrupted_champion_is_never_loaded(cfg, registry):
     trained = loop.train_challenger(cfg, registry, ctx)
     with pytest.raises(IntegrityError, match="checksum"):
         loop.evaluate_challenger(cfg, registry, ctx, trained["version"])
-    assert registry.comparison("run-2") is None and registry.current_champion().version == champ.version
+    assert (
+        registry.comparison("run-2") is None
+        and registry.current_champion().version == champ.version
+    )
 
 
 def test_holdout_is_the_same_rows_for_both_models(cfg, registry):
@@ -55,8 +61,15 @@ def test_holdout_is_the_same_rows_for_both_models(cfg, registry):
     assert result["champion"] == 1 and comp["champion_version"] == 1
     # holdout_days=30 before as_of: the daily rows of Jan 3 .. Feb 1, every ward; both models scored on them.
     assert comp["n_holdout"] == 30 * cfg.demo_wards
-    assert comp["holdout_start"] == "2025-01-02T02:00:00" and comp["holdout_end"] == "2025-02-01T02:00:00"
-    assert set(comp["champion_metrics"]) == set(comp["challenger_metrics"]) == {"mae", "rmse", "r2", "mape"}
+    assert (
+        comp["holdout_start"] == "2025-01-02T02:00:00"
+        and comp["holdout_end"] == "2025-02-01T02:00:00"
+    )
+    assert (
+        set(comp["champion_metrics"])
+        == set(comp["challenger_metrics"])
+        == {"mae", "rmse", "r2", "mape"}
+    )
 
 
 def test_binary_classification_from_a_parquet_file(tmp_path, home):
@@ -74,8 +87,14 @@ def test_binary_classification_from_a_parquet_file(tmp_path, home):
     frame = frame.drop(columns=["occupancy"]).rename(columns={"timestamp": "day"})
     path = tmp_path / "beds.parquet"
     frame.to_parquet(path)
-    env = make_env(home, task="classification", target="full", timestamp_column="day",
-                   data_path=path, key_columns="ward")
+    env = make_env(
+        home,
+        task="classification",
+        target="full",
+        timestamp_column="day",
+        data_path=path,
+        key_columns="ward",
+    )
     cfg = load_config(env=env, path=os.devnull)
     with Registry.open(cfg, create=True) as reg:
         _full_run(cfg, reg, _ctx("c-1", 1))
@@ -83,7 +102,13 @@ def test_binary_classification_from_a_parquet_file(tmp_path, home):
         comp = reg.comparison("c-2")
     assert cfg.primary_metric == "roc_auc" and comp["metric"] == "roc_auc"
     assert comp["higher_is_better"] == 1 and 0.5 < comp["challenger_value"] <= 1.0
-    assert set(comp["challenger_metrics"]) == {"roc_auc", "f1", "accuracy", "precision", "recall",
-                                               "log_loss"}
+    assert set(comp["challenger_metrics"]) == {
+        "roc_auc",
+        "f1",
+        "accuracy",
+        "precision",
+        "recall",
+        "log_loss",
+    }
     assert comp["ttest_p_value"] is None and comp["p_value"] is not None
     assert result["outcome"] in ("promote", "review", "reject")

@@ -28,12 +28,21 @@ def comp(
     else:
         rel = (chall - champ) / abs(champ) if higher else (champ - chall) / abs(champ)
     return Comparison(
-        metric=metric, higher_is_better=higher, challenger_version=2,
-        champion_version=None if champ is None else 1, challenger_value=chall, champion_value=champ,
-        relative_improvement=rel, absolute_improvement=None if rel is None else rel * abs(champ or 1),
+        metric=metric,
+        higher_is_better=higher,
+        challenger_version=2,
+        champion_version=None if champ is None else 1,
+        challenger_value=chall,
+        champion_value=champ,
+        relative_improvement=rel,
+        absolute_improvement=None if rel is None else rel * abs(champ or 1),
         interval=None if champ is None else MetricInterval(low=-0.1, high=0.3, level=0.95),
-        p_value=None if champ is None else p, ttest_p_value=None, n_holdout=360, n_resamples=2000,
-        challenger_valid=valid, invalid_reason=None if valid else "the challenger predicts a constant",
+        p_value=None if champ is None else p,
+        ttest_p_value=None,
+        n_holdout=360,
+        n_resamples=2000,
+        challenger_valid=valid,
+        invalid_reason=None if valid else "the challenger predicts a constant",
     )
 
 
@@ -43,18 +52,37 @@ CASES = [
     (comp(valid=False), Policy(), "reject", "predicts a constant"),
     (comp(chall=math.nan), Policy(), "reject", "undefined"),
     (comp(chall=9.0), Policy(metric_floor=8.5), "reject", "maximum of 8.5"),
-    (comp(metric="roc_auc", champ=0.70, chall=0.80), Policy(metric_floor=0.85), "reject", "minimum of 0.85"),
-    (comp(metric="roc_auc", champ=0.70, chall=0.80), Policy(metric_floor=0.75), "promote", "+14.29%"),
+    (
+        comp(metric="roc_auc", champ=0.70, chall=0.80),
+        Policy(metric_floor=0.85),
+        "reject",
+        "minimum of 0.85",
+    ),
+    (
+        comp(metric="roc_auc", champ=0.70, chall=0.80),
+        Policy(metric_floor=0.75),
+        "promote",
+        "+14.29%",
+    ),
     (comp(chall=9.5, p=0.049), Policy(), "promote", "+5.00%"),  # exactly the auto threshold
-    (comp(chall=9.5, p=0.05), Policy(), "review", "not significant"),  # p == alpha is not significant
+    (
+        comp(chall=9.5, p=0.05),
+        Policy(),
+        "review",
+        "not significant",
+    ),  # p == alpha is not significant
     (comp(chall=8.0, p=0.2), Policy(), "review", "p = 0.2"),
     (comp(chall=9.51, p=0.001), Policy(), "review", "+4.90%"),  # just below auto
     (comp(chall=9.8, p=0.001), Policy(), "review", "+2.00%"),  # exactly the review threshold
     (comp(chall=9.81, p=0.001), Policy(), "reject", "+1.90%"),  # just below review
     (comp(chall=10.5, p=0.9), Policy(), "reject", "-5.00%"),
     (comp(chall=8.0, p=0.001), Policy(require_approval=True), "review", "require_approval"),
-    (comp(chall=9.7, p=0.001), Policy(min_relative_improvement=0.04, auto_promote_threshold=0.1), "reject",
-     "+3.00%"),
+    (
+        comp(chall=9.7, p=0.001),
+        Policy(min_relative_improvement=0.04, auto_promote_threshold=0.1),
+        "reject",
+        "+3.00%",
+    ),
 ]
 
 
@@ -85,10 +113,16 @@ def test_reasons_carry_the_numbers():
     require=st.booleans(),
     floor=st.none() | st.floats(0.01, 200),
 )
-def test_decision_is_monotone_in_the_challengers_metric(champ, a, b, p, auto, review, require, floor):
+def test_decision_is_monotone_in_the_challengers_metric(
+    champ, a, b, p, auto, review, require, floor
+):
     """For an error metric, a lower challenger error never gets a less trusted outcome."""
-    policy = Policy(auto_promote_threshold=auto, min_relative_improvement=review, require_approval=require,
-                    metric_floor=floor)
+    policy = Policy(
+        auto_promote_threshold=auto,
+        min_relative_improvement=review,
+        require_approval=require,
+        metric_floor=floor,
+    )
     better, worse = min(a, b), max(a, b)
     d_better = decide(comp(champ=champ, chall=better, p=p), policy)
     d_worse = decide(comp(champ=champ, chall=worse, p=p), policy)

@@ -16,29 +16,65 @@ AS_OF = dt.datetime(2025, 3, 1, 2)
 
 
 def _version(reg: Registry, run_id: str, payload: bytes | None = None) -> int:
-    reg.start_run(run_id=run_id, dag_id="d", logical_date=None, as_of=AS_OF.isoformat(), run_type="manual",
-                  data_source="test", triggers=TriggerReport(checks=()))
-    v = reg.register_model(run_id=run_id, model_bytes=payload or run_id.encode() * 10, estimator="E",
-                           params={}, train_start="2024-01-01", train_end="2025-01-01", train_rows=10,
-                           data_fingerprint="f", metrics={"mae": 1.0}, schema={}, feature_importance={})
+    reg.start_run(
+        run_id=run_id,
+        dag_id="d",
+        logical_date=None,
+        as_of=AS_OF.isoformat(),
+        run_type="manual",
+        data_source="test",
+        triggers=TriggerReport(checks=()),
+    )
+    v = reg.register_model(
+        run_id=run_id,
+        model_bytes=payload or run_id.encode() * 10,
+        estimator="E",
+        params={},
+        train_start="2024-01-01",
+        train_end="2025-01-01",
+        train_rows=10,
+        data_fingerprint="f",
+        metrics={"mae": 1.0},
+        schema={},
+        feature_importance={},
+    )
     return v.version
 
 
 def _review(reg: Registry, run_id: str, version: int, expected: int | None) -> int:
-    c = Comparison(metric="mae", higher_is_better=False, challenger_version=version, champion_version=expected,
-                   challenger_value=0.97, champion_value=1.0, relative_improvement=0.03,
-                   absolute_improvement=0.03, interval=MetricInterval(low=0.0, high=0.06, level=0.95),
-                   p_value=0.2, ttest_p_value=0.2, n_holdout=100, n_resamples=1000)
+    c = Comparison(
+        metric="mae",
+        higher_is_better=False,
+        challenger_version=version,
+        champion_version=expected,
+        challenger_value=0.97,
+        champion_value=1.0,
+        relative_improvement=0.03,
+        absolute_improvement=0.03,
+        interval=MetricInterval(low=0.0, high=0.06, level=0.95),
+        p_value=0.2,
+        ttest_p_value=0.2,
+        n_holdout=100,
+        n_resamples=1000,
+    )
     cid = reg.record_comparison(run_id, c)
     reg.record_decision(run_id, cid, version, Decision(outcome="review", reasons=("small win",)))
-    return reg.request_review(run_id=run_id, comparison_id=cid, version=version, expected_champion=expected,
-                              requested_at=AS_OF, ttl_days=14).id
+    return reg.request_review(
+        run_id=run_id,
+        comparison_id=cid,
+        version=version,
+        expected_champion=expected,
+        requested_at=AS_OF,
+        ttl_days=14,
+    ).id
 
 
 @pytest.fixture
 def champion_and_review(registry):
     v1, v2, v3 = (_version(registry, f"r{i}") for i in (1, 2, 3))
-    assert registry.promote(version=v1, expected_champion=None, run_id="r1", at="2025-01-01", reason="first")
+    assert registry.promote(
+        version=v1, expected_champion=None, run_id="r1", at="2025-01-01", reason="first"
+    )
     rid = _review(registry, "r2", v2, expected=v1)
     return registry, v1, v2, v3, rid
 
@@ -54,7 +90,7 @@ def test_approve_makes_the_challenger_champion_and_audits(champion_and_review):
 
 
 def test_approving_against_a_changed_champion_is_a_conflict(champion_and_review):
-    reg, v1, v2, v3, rid = champion_and_review
+    reg, v1, _v2, v3, rid = champion_and_review
     reg.promote(version=v3, expected_champion=v1, run_id="r3", at="2025-03-01", reason="newer win")
     before = reg.audit_log()
     with pytest.raises(Conflict, match=r"champion is v3 but this approval expected v1.*changed"):
@@ -65,7 +101,7 @@ def test_approving_against_a_changed_champion_is_a_conflict(champion_and_review)
 
 
 def test_stale_promotion_is_a_conflict(champion_and_review):
-    reg, v1, v2, v3, _ = champion_and_review
+    reg, v1, _v2, v3, _ = champion_and_review
     with pytest.raises(Conflict):
         reg.promote(version=v3, expected_champion=None, run_id="r3", at="x", reason="stale")
     assert reg.current_champion().version == v1
@@ -79,7 +115,7 @@ def test_a_decided_review_cannot_be_decided_again(champion_and_review):
 
 
 def test_twenty_simultaneous_approvals_promote_once(champion_and_review, cfg):
-    reg, v1, v2, _, rid = champion_and_review
+    reg, _v1, _v2, _, rid = champion_and_review
     barrier = threading.Barrier(20)
     results: list[str] = []
     lock = threading.Lock()
@@ -108,12 +144,17 @@ def test_twenty_simultaneous_approvals_promote_once(champion_and_review, cfg):
 
 def test_promotion_retry_is_a_no_op(champion_and_review):
     reg, v1, *_ = champion_and_review
-    assert reg.promote(version=v1, expected_champion=None, run_id="r1", at="2025-01-01", reason="again") is False
+    assert (
+        reg.promote(
+            version=v1, expected_champion=None, run_id="r1", at="2025-01-01", reason="again"
+        )
+        is False
+    )
     assert len(reg.champion_history()) == 1
 
 
 def test_rollback_defaults_to_the_previous_champion(champion_and_review):
-    reg, v1, v2, v3, rid = champion_and_review
+    reg, v1, _v2, v3, rid = champion_and_review
     reg.approve(rid, by="alice")
     champ = reg.rollback(by="carol", reason="latency regression")
     assert champ.version == v1 and champ.kind == "rollback" and champ.by == "carol"
@@ -161,19 +202,32 @@ def test_missing_artifact_is_reported(champion_and_review):
 
 def test_register_is_idempotent_per_run(registry):
     v = _version(registry, "same")
-    again = registry.register_model(run_id="same", model_bytes=b"other", estimator="E", params={},
-                                    train_start="a", train_end="b", train_rows=1, data_fingerprint="f",
-                                    metrics={}, schema={}, feature_importance={})
+    again = registry.register_model(
+        run_id="same",
+        model_bytes=b"other",
+        estimator="E",
+        params={},
+        train_start="a",
+        train_end="b",
+        train_rows=1,
+        data_fingerprint="f",
+        metrics={},
+        schema={},
+        feature_importance={},
+    )
     assert again.version == v and registry.status()["versions"] == 1
 
 
-@pytest.mark.parametrize("sql", [
-    "UPDATE audit_log SET actor = 'mallory'",
-    "DELETE FROM audit_log",
-    "UPDATE model_versions SET sha256 = 'x'",
-    "DELETE FROM model_versions",
-    "DELETE FROM champion_history",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE audit_log SET actor = 'mallory'",
+        "DELETE FROM audit_log",
+        "UPDATE model_versions SET sha256 = 'x'",
+        "DELETE FROM model_versions",
+        "DELETE FROM champion_history",
+    ],
+)
 def test_history_tables_refuse_edits(champion_and_review, sql):
     reg, *_ = champion_and_review
     with pytest.raises(sqlite3.IntegrityError):
@@ -184,7 +238,7 @@ def test_audit_chain_detects_an_edited_row(champion_and_review):
     reg, *_ = champion_and_review
     assert reg.verify_audit().ok
     reg.db.execute("DROP TRIGGER audit_log_append_only_u")  # what someone with file access could do
-    reg.db.execute("UPDATE audit_log SET details = '{\"reason\":\"nothing to see\"}' WHERE seq = 3")
+    reg.db.execute('UPDATE audit_log SET details = \'{"reason":"nothing to see"}\' WHERE seq = 3')
     check = reg.verify_audit()
     assert not check.ok and check.first_bad_seq == 3 and "altered" in check.problem
 
