@@ -48,10 +48,13 @@ def test_demo_has_its_scripted_drifts(cfg):
     after = f[(f.timestamp >= "2025-05-01") & (f.timestamp < "2025-07-01")]
     same_season = f[(f.timestamp >= "2024-05-01") & (f.timestamp < "2024-07-01")]
     assert after.emergency_admissions.mean() > 1.3 * same_season.emergency_admissions.mean()
+
     # Concept drift: the same inputs fill more beds after the bottleneck starts.
-    x = lambda d: np.column_stack(
-        [d.emergency_admissions + d.planned_admissions, d.los_days, np.ones(len(d))]
-    )  # noqa: E731
+    def x(d):
+        return np.column_stack(
+            [d.emergency_admissions + d.planned_admissions, d.los_days, np.ones(len(d))]
+        )
+
     coef, *_ = np.linalg.lstsq(x(before), before.occupancy, rcond=None)
     late = f[(f.timestamp >= "2025-08-01") & (f.timestamp < "2025-10-01")]
     assert np.mean(late.occupancy - x(late) @ coef) > 3 * abs(
