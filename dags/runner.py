@@ -1,30 +1,34 @@
 """Run DAG runs in this process with ``dag.test()``: the engine behind ``modelgate run`` and ``simulate``.
 
 Airflow starts once and each further run costs a fraction of a second, where ``airflow dags test``
-would start Airflow for every run. Results go to a JSON-lines file, one line per run, so the CLI can
-show progress while Airflow's own logs go to a log file.
+would start Airflow for every run. Results go to a JSON-lines file, one line per DAG run, so the CLI
+can show progress while Airflow's own logs go to a log file.
 
-Usage: python -m dags.runner --dag-id ID --out FILE --conf JSON DATE [DATE ...]
+Usage:
+  python -m dags.runner runs --dag-id ID --out FILE --conf JSON DATE [DATE ...]
+  python -m dags.runner simulate --out FILE --conf JSON --start DATE --end DATE
+
+``simulate`` stands in for the scheduler: the retraining DAG on the 1st of each month at 02:00
+(as its schedule), the drift monitor every day at 03:00, and, when the monitor asks for it, a
+retraining run at 03:30 with the monitor's reasons (the monitor's own TriggerDagRunOperator is
+switched off, since no scheduler would execute the run it creates).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 import time
 from pathlib import Path
+from typing import Any, TextIO
+
+RETRAIN_DEFAULTS = {"force_retrain": False, "data_path": None, "reasons": []}
+MONITOR_DEFAULTS = {"data_path": None, "trigger_retraining": True}
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m dags.runner")
-    ap.add_argument("--dag-id", required=True)
-    ap.add_argument("--out", required=True, type=Path)
-    ap.add_argument("--conf", default="{}")
-    ap.add_argument("dates", nargs="+")
-    args = ap.parse_args(argv)
-
-    import pendulum
+def _load_dags() -> dict[str, Any]:
     from airflow.dag_processing.dagbag import DagBag
 
     folder = Path(__file__).resolve().parent
@@ -32,34 +36,100 @@ def main(argv: list[str] | None = None) -> int:
     if bag.import_errors:
         for path, err in bag.import_errors.items():
             print(f"DAG import error in {path}: {err}", file=sys.stderr)
-        return 1
-    dag = bag.get_dag(args.dag_id)
-    if dag is None:
-        print(f"No DAG {args.dag_id!r} in {folder}", file=sys.stderr)
-        return 1
+        raise SystemExit(1)
+    return dict(bag.dags)
+
+
+def _run(dag: Any, when: dt.datetime, conf: dict[str, Any], out: TextIO) -> str:
+    import pendulum
+
+    logical = pendulum.instance(when, tz="UTC")
+    started = time.perf_counter()
+    # dag.test() keeps the previous run's params on the DAG object: always pass every param.
+    dr = dag.test(logical_date=logical, run_conf=conf)
+    state = str(getattr(dr.state, "value", dr.state))
+    out.write(
+        json.dumps(
+            {
+                "dag_id": dag.dag_id,
+                "logical_date": logical.isoformat(),
+                "run_id": dr.run_id,
+                "state": state,
+                "seconds": round(time.perf_counter() - started, 4),
+            }
+        )
+        + "\n"
+    )
+    out.flush()
+    return str(dr.run_id)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m dags.runner")
+    sub = ap.add_subparsers(dest="mode", required=True)
+    runs = sub.add_parser("runs")
+    runs.add_argument("--dag-id", required=True)
+    runs.add_argument("dates", nargs="+")
+    sim = sub.add_parser("simulate")
+    sim.add_argument("--start", required=True)
+    sim.add_argument("--end", required=True)
+    for p in (runs, sim):
+        p.add_argument("--out", required=True, type=Path)
+        p.add_argument("--conf", default="{}")
+    args = ap.parse_args(argv)
     conf = json.loads(args.conf)
-    failed = 0
+    dags = _load_dags()
+
+    from pipeline import loop
+
     with args.out.open("a", encoding="utf-8") as out:
-        for date in args.dates:
-            logical = pendulum.parse(date)
-            started = time.perf_counter()
-            dr = dag.test(logical_date=logical, run_conf=conf)
-            seconds = time.perf_counter() - started
-            state = str(getattr(dr.state, "value", dr.state))
-            failed += state != "success"
-            out.write(
-                json.dumps(
-                    {
-                        "logical_date": logical.isoformat(),
-                        "run_id": dr.run_id,
-                        "state": state,
-                        "seconds": round(seconds, 4),
-                    }
+        if args.mode == "runs":
+            dag = dags[args.dag_id]
+            defaults = RETRAIN_DEFAULTS if args.dag_id == loop.DAG_ID else MONITOR_DEFAULTS
+            for date in args.dates:
+                _run(dag, dt.datetime.fromisoformat(date), {**defaults, **conf}, out)
+            return 0
+        retrain, monitor = dags[loop.DAG_ID], dags[loop.DRIFT_DAG_ID]
+        data_path = conf.get("data_path")
+        day = dt.datetime.fromisoformat(args.start).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        )
+        end = dt.datetime.fromisoformat(args.end)
+        while day <= end:
+            if day.day == 1:
+                _run(
+                    retrain,
+                    day.replace(hour=2),
+                    {**RETRAIN_DEFAULTS, "data_path": data_path, "reasons": ["schedule"]},
+                    out,
                 )
-                + "\n"
+            run_id = _run(
+                monitor,
+                day.replace(hour=3),
+                {"data_path": data_path, "trigger_retraining": False},
+                out,
             )
-            out.flush()
-    return 1 if failed else 0
+            reasons = _requested(run_id)
+            if reasons:
+                _run(
+                    retrain,
+                    day.replace(hour=3, minute=30),
+                    {**RETRAIN_DEFAULTS, "data_path": data_path, "reasons": reasons},
+                    out,
+                )
+            day += dt.timedelta(days=1)
+    return 0
+
+
+def _requested(monitor_run_id: str) -> list[str]:
+    """The reasons the monitor's run gave for retraining, from the registry (empty: none)."""
+    from dags._common import open_registry
+
+    with open_registry() as reg:
+        report = reg.drift_report_for_run(monitor_run_id)
+    if not report or not report["retrain_requested"]:
+        return []
+    return [c["name"] for c in report["triggers"] if c["fired"]]
 
 
 if __name__ == "__main__":

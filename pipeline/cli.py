@@ -134,18 +134,24 @@ def cmd_init(cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_dates(
-    cfg: Config, dates: list[dt.datetime], conf: dict[str, Any], *, summaries: bool
-) -> int:
-    """Validate, then run the retraining DAG for each date in one Airflow process."""
+def _validate(cfg: Config, dates: list[dt.datetime], conf: dict[str, Any]) -> None:
+    """Everything the runs will read, checked before Airflow starts; nothing is written."""
     from pipeline import loop
 
     data_path = Path(conf["data_path"]) if conf.get("data_path") else None
-    with _registry(cfg) as reg:  # read-only use: nothing is written before validation passes
+    with _registry(cfg) as reg:
         for d in dates:
             loop.preflight(
                 cfg, reg, loop.RunContext(run_id="preflight", as_of=d, data_path=data_path)
             )
+
+
+def _drive(cfg: Config, runner_args: list[str], *, total: int, unit_dag: str) -> int:
+    """Start the in-process DAG runner, follow its results, print progress and a line per retraining.
+
+    ``total`` counts runs of ``unit_dag`` (the progress unit)."""
+    from pipeline import loop
+
     logs = cfg.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
@@ -157,25 +163,21 @@ def _run_dates(
         sys.executable,
         "-m",
         "dags.runner",
-        "--dag-id",
-        DAG_ID,
+        runner_args[0],
         "--out",
         str(out_path),
-        "--conf",
-        json.dumps(conf),
-        *[d.isoformat() for d in dates],
+        *runner_args[1:],
     ]
     env = airflow_env(cfg)
     env["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(REPO_DAGS.parent), env.get("PYTHONPATH")])
     )
     started = time.monotonic()
+    seen = units = failed = 0
     with log_path.open("w") as log:
         proc = subprocess.Popen(
             cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(REPO_DAGS.parent)
         )
-        seen = 0
-        failed = 0
         while True:
             done = proc.poll() is not None
             lines = out_path.read_text().splitlines()
@@ -183,22 +185,25 @@ def _run_dates(
                 result = json.loads(line)
                 seen += 1
                 failed += result["state"] != "success"
-                _progress(seen, len(dates), started)
-                if summaries:
+                if result["dag_id"] == unit_dag:
+                    units += 1
+                    _progress(units, total, started)
+                if result["dag_id"] == loop.DAG_ID:
                     _summarise(cfg, result)
+                else:
+                    _summarise_drift(cfg, result)
             if done:
                 break
             time.sleep(0.2)
     out_path.unlink(missing_ok=True)
-    if proc.returncode != 0 and seen < len(dates):
+    if proc.returncode != 0:
         raise ModelGateError(
-            f"Airflow stopped after {seen} of {len(dates)} runs (exit {proc.returncode}); "
-            f"see {log_path}."
+            f"Airflow stopped after {seen} DAG runs (exit {proc.returncode}); see {log_path}."
         )
     if failed:
         print(
-            f"{failed} of {len(dates)} runs failed; the failures are in the registry "
-            f"('modelgate status') and in {log_path}.",
+            f"{failed} of {seen} DAG runs failed; the failures are in the registry ('modelgate status') "
+            f"and in {log_path}.",
             file=sys.stderr,
         )
         return 1
@@ -206,10 +211,33 @@ def _run_dates(
 
 
 def _progress(i: int, n: int, started: float) -> None:
+    if n <= 1:
+        return
+    if not sys.stderr.isatty() and i % max(1, n // 24) and i != n:
+        return  # in a log, a line every ~4% is enough
     width = 24
     filled = round(width * i / n)
     bar = "#" * filled + "." * (width - filled)
-    print(f"[{bar}] {i}/{n} runs, {time.monotonic() - started:.0f}s", file=sys.stderr, flush=True)
+    print(f"[{bar}] {i}/{n}, {time.monotonic() - started:.0f}s", file=sys.stderr, flush=True)
+
+
+def _summarise_drift(cfg: Config, result: dict[str, Any]) -> None:
+    """A line only when the monitor asked for a retraining."""
+    with _registry(cfg) as reg:
+        report = reg.drift_report_for_run(result["run_id"])
+    if result["state"] != "success":
+        print(
+            f"{result['logical_date'][:10]}  drift monitor FAILED (see 'modelgate status')",
+            flush=True,
+        )
+    elif report and report["retrain_requested"]:
+        fired = [c["name"] for c in report["triggers"] if c["fired"]]
+        affected = ", ".join(report["affected"][:4]) or "-"
+        print(
+            f"{result['logical_date'][:10]}  drift monitor: {','.join(fired)} (drifted: {affected}; "
+            f"score {report['drift_score']:.2f}) -> retraining",
+            flush=True,
+        )
 
 
 def _summarise(cfg: Config, result: dict[str, Any]) -> None:
@@ -244,10 +272,18 @@ def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
     conf: dict[str, Any] = {"force_retrain": bool(args.force)}
     if args.data:
         conf["data_path"] = str(Path(args.data).resolve())
-    return _run_dates(cfg, [as_of], conf, summaries=True)
+    _validate(cfg, [as_of], conf)
+    return _drive(
+        cfg,
+        ["runs", "--dag-id", DAG_ID, "--conf", json.dumps(conf), as_of.isoformat()],
+        total=1,
+        unit_dag=DAG_ID,
+    )
 
 
 def cmd_simulate(cfg: Config, args: argparse.Namespace) -> int:
+    from pipeline import loop
+
     if args.months < 1:
         raise ConfigError(f"--months must be at least 1. Got {args.months}.")
     if args.start:
@@ -263,16 +299,31 @@ def cmd_simulate(cfg: Config, args: argparse.Namespace) -> int:
     for k in range(args.months):
         y, m = divmod(start.month - 1 + k, 12)
         dates.append(start.replace(year=start.year + y, month=m + 1))
-    # Each simulated month stands for the DAG's scheduled run, so the schedule trigger fires.
-    conf: dict[str, Any] = {"reasons": ["schedule"]}
+    conf: dict[str, Any] = {}
     if args.data:
         conf["data_path"] = str(Path(args.data).resolve())
+    _validate(cfg, dates, conf)
+    days = (dates[-1] - dates[0]).days + 1
     print(
-        f"Simulating {args.months} monthly runs of {DAG_ID} from {dates[0]:%Y-%m-%d} "
-        f"to {dates[-1]:%Y-%m-%d} through real Airflow DAG runs.",
+        f"Simulating {args.months} months through real Airflow DAG runs: {DAG_ID} on the 1st of each "
+        f"month ({dates[0]:%Y-%m-%d} to {dates[-1]:%Y-%m-%d}) and the drift monitor on each of {days} days; "
+        "a retraining also starts when the monitor asks for it.",
         flush=True,
     )
-    rc = _run_dates(cfg, dates, conf, summaries=True)
+    rc = _drive(
+        cfg,
+        [
+            "simulate",
+            "--conf",
+            json.dumps(conf),
+            "--start",
+            dates[0].isoformat(),
+            "--end",
+            dates[-1].isoformat(),
+        ],
+        total=days,
+        unit_dag=loop.DRIFT_DAG_ID,
+    )
     with _registry(cfg) as reg:
         st = reg.status()
     champ = st["champion"]

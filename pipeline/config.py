@@ -268,6 +268,93 @@ SETTINGS: tuple[Setting, ...] = (
         _positive,
         "an int > 0",
     ),
+    Setting("drift_schedule", "str", "0 3 * * *", "Cron schedule of the drift monitor DAG."),
+    Setting(
+        "drift_window_days",
+        "int",
+        30,
+        "Days before `as_of` that form the current window of a drift check.",
+        _positive,
+        "an int > 0",
+    ),
+    Setting(
+        "drift_min_rows",
+        "int",
+        200,
+        "Fewer rows in either window gives 'insufficient data', not a verdict.",
+        _positive,
+        "an int > 0",
+    ),
+    Setting(
+        "drift_psi_threshold",
+        "float",
+        0.2,
+        "A feature drifts when its PSI reaches this.",
+        _positive,
+        "a float > 0",
+    ),
+    Setting(
+        "drift_ks_threshold",
+        "float",
+        0.08,
+        "A numeric feature drifts when its KS D reaches this.",
+        _unit,
+        "a float in (0, 1)",
+    ),
+    Setting(
+        "drift_missing_threshold",
+        "float",
+        0.1,
+        "A feature drifts when its missing share changes by this much (absolute).",
+        _unit,
+        "a float in (0, 1)",
+    ),
+    Setting(
+        "drift_require_significance",
+        "bool",
+        False,
+        "Also require a Benjamini–Hochberg adjusted p-value below `drift_alpha`.",
+    ),
+    Setting(
+        "drift_alpha",
+        "float",
+        0.05,
+        "Significance level for `drift_require_significance`.",
+        _unit,
+        "a float in (0, 1)",
+    ),
+    Setting(
+        "drift_top_k",
+        "int",
+        3,
+        "Data drift when any of the champion's k most important features drifts.",
+        _positive,
+        "an int > 0",
+    ),
+    Setting(
+        "drift_share",
+        "float",
+        0.3,
+        "... or when this share of all features drifts.",
+        _unit,
+        "a float in (0, 1)",
+    ),
+    Setting(
+        "concept_degradation",
+        "float",
+        0.15,
+        "Concept drift when the champion's metric on recent labels is this much worse (relative).",
+        _unit,
+        "a float in (0, 1)",
+    ),
+    Setting(
+        "drift_cooldown_days",
+        "int",
+        7,
+        "The monitor does not start another retraining within this many days of the last one.",
+        _non_negative,
+        "an int >= 0",
+    ),
     Setting("demo_start", "str", "2024-01-01", "First day of the built-in demo data."),
     Setting(
         "demo_wards",
@@ -329,6 +416,18 @@ class Config:
     retry_delay_minutes: float
     max_model_age_days: int
     new_rows_trigger: int
+    drift_schedule: str
+    drift_window_days: int
+    drift_min_rows: int
+    drift_psi_threshold: float
+    drift_ks_threshold: float
+    drift_missing_threshold: float
+    drift_require_significance: bool
+    drift_alpha: float
+    drift_top_k: int
+    drift_share: float
+    concept_degradation: float
+    drift_cooldown_days: int
     demo_start: str
     demo_wards: int
     demo_data_drift_date: str
@@ -338,6 +437,21 @@ class Config:
     def higher_is_better(self) -> bool:
         """Scikit-learn naming: ``*_error``/``*_loss`` style metrics are lower-is-better."""
         return metric_higher_is_better(self.primary_metric)
+
+    def drift_thresholds(self) -> Any:
+        from pipeline.drift import DriftThresholds
+
+        return DriftThresholds(
+            psi=self.drift_psi_threshold,
+            ks=self.drift_ks_threshold,
+            missing=self.drift_missing_threshold,
+            alpha=self.drift_alpha,
+            require_significance=self.drift_require_significance,
+            min_rows=self.drift_min_rows,
+            top_k=self.drift_top_k,
+            share=self.drift_share,
+            concept_degradation=self.concept_degradation,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -507,14 +621,14 @@ def load_config(
         )
     for name in ("demo_start", "demo_data_drift_date", "demo_concept_drift_date"):
         _check_date(SETTINGS_BY_NAME[name], values[name], raw[name][1])
-    parts = values["schedule"].split()
-    if len(parts) not in (5, 6) and not values["schedule"].startswith("@"):
-        raise _bad(
-            SETTINGS_BY_NAME["schedule"],
-            values["schedule"],
-            raw["schedule"][1],
-            "a cron expression with 5 fields or an @preset",
-        )
+    for name in ("schedule", "drift_schedule"):
+        if len(values[name].split()) not in (5, 6) and not values[name].startswith("@"):
+            raise _bad(
+                SETTINGS_BY_NAME[name],
+                values[name],
+                raw[name][1],
+                "a cron expression with 5 fields or an @preset",
+            )
     return Config(**values)
 
 

@@ -127,13 +127,13 @@ def _demo_frame(
         wt = ward_types[w]
         cap = capacity[w]
         weekday = np.where(dow < 5, 1.0, 0.7)
-        emerg_rate = cap * 0.05 * (1 + 0.4 * np.maximum(season, 0)) * np.where(drift, 1.45, 1.0)
+        emerg_rate = cap * 0.05 * (1 + 0.08 * np.maximum(season, 0)) * np.where(drift, 1.45, 1.0)
         emergency = rng.poisson(emerg_rate).astype(float)
         planned = rng.poisson(cap * 0.06 * weekday * (1.6 if wt == "surgical" else 1.0)).astype(
             float
         )
         los = np.clip(
-            _LOS_BY_TYPE[wt] * (1 + 0.15 * season) + rng.normal(0, 0.8, n_days), 0.5, None
+            _LOS_BY_TYPE[wt] * (1 + 0.03 * season) + rng.normal(0, 0.8, n_days), 0.5, None
         )
         staff = np.round(cap / 4 * weekday + rng.normal(0, 1.0, n_days), 0)
         admissions = emergency + planned

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pipeline import data as data_mod
+from pipeline import drift as drift_mod
 from pipeline import evaluation, training
 from pipeline.config import Config
+from pipeline.errors import ModelGateError
 from pipeline.notify import notify
 from pipeline.policy import Policy, decide
 from pipeline.triggers import evaluate_triggers
@@ -24,6 +26,8 @@ if TYPE_CHECKING:  # the registry is passed in; pipeline never imports it at run
     from registry.store import Registry
 
 DAG_ID = "scheduled_retraining_with_gated_promotion"
+DRIFT_DAG_ID = "drift_monitor"
+MONITOR_TRIGGERS = ("data_drift", "concept_drift", "performance", "data_volume")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,15 +70,7 @@ def preflight(cfg: Config, reg: Registry | None, ctx: RunContext) -> dict[str, A
 def check_triggers(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
     """Expire stale reviews, evaluate the triggers and record the run."""
     expired = reg.expire_reviews(ctx.as_of)
-    champ = reg.current_champion()
-    champion_as_of: dt.datetime | None = None
-    new_rows: int | None = None
-    if champ is not None:
-        run = reg.get_run(reg.get_version(champ.version).run_id)
-        champion_as_of = dt.datetime.fromisoformat(run["as_of"]) if run and run["as_of"] else None
-        if champion_as_of is not None:
-            ds = load_data(cfg, reg, ctx.data_path)
-            new_rows = data_mod.rows_between(ds, champion_as_of, ctx.as_of)
+    champion_as_of, new_rows = _age_and_volume(cfg, reg, ctx, None)
     report = evaluate_triggers(
         cfg,
         as_of=ctx.as_of,
@@ -95,6 +91,24 @@ def check_triggers(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any
         triggers=report,
     )
     return {"retrain": report.fired, "reasons": list(report.reasons), "expired_reviews": expired}
+
+
+def _age_and_volume(
+    cfg: Config, reg: Registry, ctx: RunContext, ds: data_mod.Dataset | None
+) -> tuple[dt.datetime | None, int | None]:
+    """When the champion's training run looked at the data, and how many labelled rows arrived
+    since the last training (of any challenger)."""
+    champ = reg.current_champion()
+    if champ is None:
+        return None, None
+    run = reg.get_run(reg.get_version(champ.version).run_id)
+    champion_as_of = dt.datetime.fromisoformat(run["as_of"]) if run and run["as_of"] else None
+    last = reg.last_retraining_as_of(DAG_ID)
+    since = dt.datetime.fromisoformat(last) if last else champion_as_of
+    if since is None:
+        return champion_as_of, None
+    ds = ds if ds is not None else load_data(cfg, reg, ctx.data_path)
+    return champion_as_of, data_mod.rows_between(ds, since, ctx.as_of)
 
 
 def train_challenger(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
@@ -125,6 +139,9 @@ def train_challenger(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, A
         metrics=metrics,
         schema=ds.schema.to_dict(),
         feature_importance=trained.feature_importance,
+        reference_profile=drift_mod.profile_frame(
+            w.train, ds.schema.features, ds.schema.categorical
+        ),
     )
     return {"version": v.version, "train_rows": v.train_rows, "reused": False}
 
@@ -272,3 +289,119 @@ def record_failure(
             run_id=run_id,
             error=error,
         )
+
+
+def drift_check(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
+    """Compare the latest window with the champion's reference profile; record every score.
+
+    Returns whether a retraining should start and why (data drift, concept drift, the performance
+    floor or the data volume), honouring ``drift_cooldown_days`` after the last retraining.
+    """
+    done = reg.drift_report_for_run(ctx.run_id)
+    if done:
+        return {
+            "retrain": bool(done["retrain_requested"]),
+            "reasons": _fired(done["triggers"]),
+            "report_id": done["id"],
+        }
+    champ = reg.current_champion()
+    if champ is None:
+        return {"retrain": True, "reasons": ["no_champion"], "report_id": None}
+    version = reg.get_version(champ.version)
+    schema = data_mod.Schema.from_dict(version.schema)
+    ds = load_data(cfg, reg, ctx.data_path)
+    start = ctx.as_of - dt.timedelta(days=cfg.drift_window_days)
+    ts = ds.frame[schema.timestamp]
+    window = ds.frame.loc[(ts >= start) & (ts < ctx.as_of)].reset_index(drop=True)
+    concept = None
+    if len(window) and window[schema.target].notna().all() and champ.metric in version.metrics:
+        model = training.loads(reg.load_model_bytes(champ.version))
+        pred = training.predict(model, window, schema, cfg.task)
+        current = evaluation.score(champ.metric, window[schema.target].to_numpy(dtype=float), pred)
+        concept = drift_mod.concept_check(
+            champ.metric,
+            cfg.higher_is_better,
+            float(version.metrics[champ.metric]),
+            current,
+            degradation_limit=cfg.concept_degradation,
+            floor=cfg.metric_floor,
+        )
+    if version.reference_profile is None:
+        raise ModelGateError(
+            f"Champion v{version.version} has no reference profile: retrain it to monitor drift."
+        )
+    report = drift_mod.detect_drift(
+        version.reference_profile,
+        window,
+        features=schema.features,
+        thresholds=cfg.drift_thresholds(),
+        importance=version.feature_importance,
+        concept=concept,
+    )
+    champion_as_of, new_rows = _age_and_volume(cfg, reg, ctx, ds)
+    triggers = evaluate_triggers(
+        cfg,
+        as_of=ctx.as_of,
+        run_type=ctx.run_type,
+        force=False,
+        champion_as_of=champion_as_of,
+        new_rows=new_rows,
+        drift=report,
+        include=MONITOR_TRIGGERS,
+    )
+    last = reg.last_retraining_as_of(DAG_ID)
+    cooling = (
+        last is not None
+        and (ctx.as_of - dt.datetime.fromisoformat(last)).days < cfg.drift_cooldown_days
+    )
+    # A trigger that keeps firing (a lasting shift) starts one retraining, not one per cooldown: once
+    # a retraining has run since each fired check's streak began, the monthly schedule takes over.
+    # A check that starts firing later (concept drift during a data drift) starts a new streak.
+    onsets = [
+        reg.trigger_streak_start(ctx.dag_id, before=ctx.as_of_iso, name=name)
+        for name in triggers.reasons
+    ]
+    handled = last is not None and bool(onsets) and all(last >= onset for onset in onsets)
+    retrain = triggers.fired and not cooling and not handled and report.status == "ok"
+    checks = [
+        {
+            "name": c.name,
+            "fired": c.fired,
+            "value": c.value,
+            "threshold": c.threshold,
+            "detail": c.detail,
+        }
+        for c in triggers.checks
+    ]
+    rid = reg.record_drift(
+        run_id=ctx.run_id,
+        dag_id=ctx.dag_id,
+        as_of=ctx.as_of_iso,
+        model_version=champ.version,
+        report=report.to_dict(),
+        triggers=checks,
+        retrain_requested=retrain,
+    )
+    if report.drift_detected:
+        feats = ", ".join(report.affected[:5]) or "none"
+        notify(
+            "drift_detected",
+            f"Drift detected: {len(report.affected)} features ({feats})",
+            run_id=ctx.run_id,
+            as_of=ctx.as_of_iso,
+            drift_type=report.drift_type,
+            drift_score=report.drift_score,
+            recommendation=report.recommendation,
+            retrain=retrain,
+        )
+    return {
+        "retrain": retrain,
+        "reasons": list(triggers.reasons) if retrain else [],
+        "report_id": rid,
+        "cooling_down": cooling,
+        "already_retrained": handled,
+    }
+
+
+def _fired(checks: list[dict[str, Any]]) -> list[str]:
+    return [c["name"] for c in checks if c["fired"]]

@@ -164,3 +164,53 @@ def m001_initial(db: Database) -> None:
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
         """,
     )
+
+
+@migrations()
+def m002_drift(db: Database) -> None:
+    _execute_script(
+        db,
+        """
+        CREATE TABLE drift_reports (
+            id INTEGER PRIMARY KEY,
+            run_id TEXT NOT NULL UNIQUE,
+            dag_id TEXT NOT NULL,
+            as_of TEXT NOT NULL,
+            model_version INTEGER REFERENCES model_versions(version),
+            status TEXT NOT NULL,
+            drift_detected INTEGER NOT NULL,
+            drift_type TEXT NOT NULL,
+            drift_score REAL NOT NULL,
+            affected TEXT NOT NULL,
+            recommendation TEXT NOT NULL,
+            n_reference INTEGER NOT NULL,
+            n_current INTEGER NOT NULL,
+            concept TEXT,
+            triggers TEXT NOT NULL,
+            retrain_requested INTEGER NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX drift_reports_as_of ON drift_reports(as_of);
+        CREATE TABLE drift_scores (
+            report_id INTEGER NOT NULL REFERENCES drift_reports(id),
+            as_of TEXT NOT NULL,
+            feature TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            ks REAL,
+            p_value REAL,
+            p_adjusted REAL,
+            psi REAL NOT NULL,
+            wasserstein REAL,
+            chi2 REAL,
+            missing_delta REAL NOT NULL,
+            drifted INTEGER NOT NULL,
+            score REAL NOT NULL,
+            PRIMARY KEY (report_id, feature)
+        );
+        CREATE INDEX drift_scores_feature ON drift_scores(feature, as_of);
+        CREATE TRIGGER drift_reports_append_only BEFORE DELETE ON drift_reports
+        BEGIN SELECT RAISE(ABORT, 'drift history is append-only'); END;
+        CREATE TRIGGER drift_scores_append_only BEFORE DELETE ON drift_scores
+        BEGIN SELECT RAISE(ABORT, 'drift history is append-only'); END;
+        """,
+    )

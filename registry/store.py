@@ -671,6 +671,133 @@ class Registry:
                 )
         return [int(r["id"]) for r in rows]
 
+    # ---------------------------------------------------------------- drift
+    def record_drift(
+        self,
+        *,
+        run_id: str,
+        dag_id: str,
+        as_of: str,
+        model_version: int | None,
+        report: dict[str, Any],
+        triggers: list[dict[str, Any]],
+        retrain_requested: bool,
+    ) -> int:
+        """Store a drift report and every per-feature score (the drift history); once per run."""
+        with self._tx() as db:
+            existing = self._one("SELECT id FROM drift_reports WHERE run_id = ?", [run_id])
+            if existing:
+                return int(existing["id"])
+            cur = db.execute(
+                "INSERT INTO drift_reports (run_id, dag_id, as_of, model_version, status, drift_detected, drift_type, "
+                "drift_score, affected, recommendation, n_reference, n_current, concept, triggers, retrain_requested, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    run_id,
+                    dag_id,
+                    as_of,
+                    model_version,
+                    report["status"],
+                    int(report["drift_detected"]),
+                    report["drift_type"],
+                    report["drift_score"],
+                    _j(report["affected"]),
+                    report["recommendation"],
+                    report["n_reference"],
+                    report["n_current"],
+                    _j(report["concept"]),
+                    _j(triggers),
+                    int(retrain_requested),
+                    audit.utcnow(),
+                ],
+            )
+            rid = int(cur.lastrowid or 0)
+            db.conn.executemany(
+                "INSERT INTO drift_scores (report_id, as_of, feature, kind, ks, p_value, p_adjusted, psi, wasserstein, "
+                "chi2, missing_delta, drifted, score) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    [
+                        rid,
+                        as_of,
+                        f["name"],
+                        f["kind"],
+                        f["ks"],
+                        f["p_value"],
+                        f["p_adjusted"],
+                        f["psi"],
+                        f["wasserstein"],
+                        f["chi2"],
+                        f["missing_delta"],
+                        int(f["drifted"]),
+                        f["score"],
+                    ]
+                    for f in report["features"]
+                ],
+            )
+            audit.append(
+                db,
+                actor=PIPELINE,
+                event="drift_checked",
+                entity="drift_report",
+                entity_id=rid,
+                details={
+                    "run_id": run_id,
+                    "as_of": as_of,
+                    "drift_detected": report["drift_detected"],
+                    "drift_type": report["drift_type"],
+                    "drift_score": report["drift_score"],
+                    "affected": report["affected"],
+                    "retrain_requested": retrain_requested,
+                },
+            )
+            return rid
+
+    def drift_report_for_run(self, run_id: str) -> dict[str, Any] | None:
+        return _decode(self._one("SELECT * FROM drift_reports WHERE run_id = ?", [run_id]))
+
+    def drift_reports(self, limit: int = 1000) -> list[dict[str, Any]]:
+        return [
+            _decode(r) or {}
+            for r in self._all(
+                "SELECT * FROM drift_reports ORDER BY as_of DESC, id DESC LIMIT ?", [limit]
+            )
+        ]
+
+    def drift_scores(
+        self, report_id: int | None = None, feature: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Per-feature drift scores over time (optionally of one report or one feature)."""
+        where, params = [], []
+        if report_id is not None:
+            where.append("report_id = ?")
+            params.append(report_id)
+        if feature is not None:
+            where.append("feature = ?")
+            params.append(feature)
+        sql = "SELECT * FROM drift_scores" + (" WHERE " + " AND ".join(where) if where else "")
+        return self._all(sql + " ORDER BY as_of, feature", params)
+
+    def trigger_streak_start(self, dag_id: str, *, before: str, name: str) -> str:
+        """The as_of where the current unbroken streak of drift checks in which trigger ``name``
+        fired began (``before`` itself when it did not fire in the previous check)."""
+        start = before
+        for row in self._all(
+            "SELECT as_of, triggers FROM drift_reports WHERE dag_id = ? AND as_of < ? "
+            "ORDER BY as_of DESC",
+            [dag_id, before],
+        ):
+            if not any(c["fired"] and c["name"] == name for c in json.loads(row["triggers"])):
+                break
+            start = row["as_of"]
+        return start
+
+    def last_retraining_as_of(self, dag_id: str) -> str | None:
+        row = self._one(
+            "SELECT MAX(as_of) AS m FROM runs WHERE dag_id = ? AND challenger_version IS NOT NULL",
+            [dag_id],
+        )
+        return None if row is None else row["m"]
+
     # ---------------------------------------------------------------- audit and status
     def audit_log(self, limit: int | None = None, event: str | None = None) -> list[dict[str, Any]]:
         sql = (
@@ -714,6 +841,8 @@ def _num(x: float | None) -> float | None:
 
 
 _JSON_COLS = (
+    "affected",
+    "concept",
     "params",
     "metrics",
     "schema",

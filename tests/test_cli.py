@@ -18,7 +18,7 @@ def filled(home, monkeypatch, cfg, registry):
     for k, v in make_env(home).items():
         monkeypatch.setenv(k, v)
     monkeypatch.setenv("MODELGATE_CONFIG", os.devnull)
-    for month in (1, 2, 3):
+    for month in (1, 2, 6):  # promote, reject, review
         _full_run(
             cfg,
             registry,
@@ -50,8 +50,8 @@ def test_approve_then_rollback_from_the_command_line(filled, capsys):
     assert cli.main(["approve", str(review["id"]), "--by", "bob"]) == 2
     assert "already decided: approved by alice" in capsys.readouterr().err
     assert cli.main(["rollback", "--by", "carol", "--reason", "bad latency"]) == 0
-    assert "v3 -> v2" in capsys.readouterr().out
-    assert filled.current_champion().version == 2
+    assert "v3 -> v1" in capsys.readouterr().out
+    assert filled.current_champion().version == 1
 
 
 def test_reject_a_review(filled, capsys):

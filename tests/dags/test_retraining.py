@@ -115,18 +115,18 @@ def test_airflow_dags_test_command_runs_the_whole_loop(airflow_db, mg_home):
 
 
 def test_monthly_runs_promote_review_and_reject(dag, mg_home):
-    """Four months of the demo: first champion, a significant win, a small win, a loss."""
+    """Four months of the demo: first champion, a loss, a small win, and a significant win."""
     outcomes = []
-    for day in ("2025-01-01T02:00", "2025-02-01T02:00", "2025-03-01T02:00", "2025-04-01T02:00"):
+    for day in ("2025-01-01T02:00", "2025-02-01T02:00", "2025-06-01T02:00", "2025-09-01T02:00"):
         dr = _run(dag, day, reasons=["schedule"])
         assert str(dr.state) in ("success", "DagRunState.SUCCESS")
         with _registry() as reg:
             outcomes.append(reg.decision(dr.run_id)["outcome"])
-    assert outcomes == ["promote", "promote", "review", "reject"]
+    assert outcomes == ["promote", "reject", "review", "promote"]
     with _registry() as reg:
         st = reg.status()
-        assert st["champion"]["version"] == 2
-        assert st["pending_reviews"] == 0  # the March review expired at the April run (14-day TTL)
+        assert st["champion"]["version"] == 4
+        assert st["pending_reviews"] == 0  # the June review expired at the September run (14-day TTL)
         assert [r.status for r in reg.reviews()] == ["expired"]
         assert reg.verify_audit().ok
 
@@ -168,7 +168,7 @@ def test_every_task_retried_after_its_write_changes_nothing(dag, mg_home, monkey
     ):
         monkeypatch.setattr(loop, name, flaky(name))
     first = _run(dag, "2025-01-01T02:00", force_retrain=True)
-    third = _run(dag, "2025-03-01T02:00", force_retrain=True)  # a review against v1
+    third = _run(dag, "2025-06-01T02:00", force_retrain=True)  # a review against v1
     assert {
         "check_triggers",
         "train_challenger",
