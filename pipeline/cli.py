@@ -492,6 +492,82 @@ def cmd_rollback(cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_drift(cfg: Config, args: argparse.Namespace) -> int:
+    """Compare two CSV/Parquet files ad hoc: exact statistics, no registry, no model."""
+    from pipeline import data as data_mod
+    from pipeline import drift
+
+    ref = data_mod.read_source(Path(args.reference))
+    cur = data_mod.read_source(Path(args.current))
+    skip = {args.target, args.timestamp} - {None}
+    features = [c for c in ref.columns if c not in skip]
+    missing = [c for c in features if c not in cur.columns]
+    if missing:
+        raise ModelGateError(
+            f"{args.current}: column {missing[0]!r} of {args.reference} is missing."
+        )
+    if not features:
+        raise ModelGateError(f"{args.reference}: no columns to compare.")
+    categorical = [c for c in features if not _numeric_like(ref[c]) or not _numeric_like(cur[c])]
+    for c in features:
+        if c not in categorical:
+            ref[c], cur[c] = ref[c].astype(float), cur[c].astype(float)
+    report = drift.detect_drift(
+        ref, cur, features=features, categorical=categorical, thresholds=cfg.drift_thresholds()
+    )
+    if args.json:
+        out = {
+            "drift_detected": report.drift_detected,
+            "drift_type": report.drift_type,
+            "drift_score": report.drift_score,
+            "status": report.status,
+            "recommendation": report.recommendation,
+            "features": [
+                {
+                    k: f.to_dict()[k]
+                    for k in (
+                        "name",
+                        "kind",
+                        "ks",
+                        "p_value",
+                        "psi",
+                        "wasserstein",
+                        "missing_delta",
+                        "drifted",
+                    )
+                }
+                for f in report.features
+            ],
+        }
+        _print_json(out)
+        return 0
+    print(report.recommendation)
+    rows = [{**f.to_dict(), "reasons": "; ".join(f.reasons)} for f in report.features]
+    print(
+        _table(
+            rows,
+            [
+                "name",
+                "kind",
+                "ks",
+                "p_value",
+                "psi",
+                "wasserstein",
+                "missing_delta",
+                "drifted",
+                "reasons",
+            ],
+        )
+    )
+    return 0
+
+
+def _numeric_like(col: Any) -> bool:
+    import pandas as pd
+
+    return bool(pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col))
+
+
 def cmd_up(cfg: Config, args: argparse.Namespace) -> int:
     """Start the embedded Airflow (standalone) and, when it exists, the dashboard; Ctrl-C stops them."""
     if not cfg.registry_db.exists():
@@ -630,6 +706,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", type=int, help="version to restore (default: the previous champion)")
 
     p = sub.add_parser(
+        "drift", help="compare two CSV/Parquet files for drift (exit 0 when computed)"
+    )
+    p.add_argument("reference")
+    p.add_argument("current")
+    p.add_argument("--target", help="column to leave out (the label)")
+    p.add_argument("--timestamp", help="column to leave out (the time)")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser(
         "up", help="start the embedded Airflow scheduler (and dashboard); Ctrl-C stops"
     )
     p.add_argument("--airflow-port", type=int, default=8080)
@@ -649,6 +734,7 @@ COMMANDS = {
     "approve": cmd_approve,
     "reject": cmd_reject,
     "rollback": cmd_rollback,
+    "drift": cmd_drift,
     "up": cmd_up,
 }
 

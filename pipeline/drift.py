@@ -17,6 +17,7 @@ after Benjamini–Hochberg correction.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,7 +72,11 @@ def ks(reference: np.ndarray, current: np.ndarray) -> KsResult:
     if len(ref) == 0 or len(cur) == 0:
         return KsResult(math.nan, math.nan)
     if max(len(ref), len(cur)) <= 10_000:
-        res = stats.ks_2samp(ref, cur)
+        with warnings.catch_warnings():  # scipy's own fallback from exact to asymptotic is not news
+            warnings.filterwarnings(
+                "ignore", "ks_2samp: Exact calculation unsuccessful", RuntimeWarning
+            )
+            res = stats.ks_2samp(ref, cur)
         return KsResult(float(res.statistic), float(res.pvalue))
     return _ks_sorted(ref, cur)
 
@@ -392,7 +397,9 @@ def benjamini_hochberg(p: Sequence[float | None]) -> list[float | None]:
     m = len(vals)
     adj = np.minimum.accumulate((vals[order] * m / np.arange(1, m + 1))[::-1])[::-1]
     for rank, j in enumerate(order):
-        out[idx[j]] = float(min(adj[rank], 1.0))
+        out[idx[j]] = float(
+            min(max(adj[rank], vals[j]), 1.0)
+        )  # never below the raw p (float noise)
     return out
 
 

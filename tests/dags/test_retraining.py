@@ -126,7 +126,9 @@ def test_monthly_runs_promote_review_and_reject(dag, mg_home):
     with _registry() as reg:
         st = reg.status()
         assert st["champion"]["version"] == 4
-        assert st["pending_reviews"] == 0  # the June review expired at the September run (14-day TTL)
+        assert (
+            st["pending_reviews"] == 0
+        )  # the June review expired at the September run (14-day TTL)
         assert [r.status for r in reg.reviews()] == ["expired"]
         assert reg.verify_audit().ok
 
