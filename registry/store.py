@@ -767,7 +767,8 @@ class Registry:
         self, report_id: int | None = None, feature: str | None = None
     ) -> list[dict[str, Any]]:
         """Per-feature drift scores over time (optionally of one report or one feature)."""
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         if report_id is not None:
             where.append("report_id = ?")
             params.append(report_id)

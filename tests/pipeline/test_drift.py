@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,7 +20,7 @@ def reference_psi(ref: np.ndarray, cur: np.ndarray, bins: int = 10) -> float:
     edges = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1)[1:-1]))
     full = np.concatenate([[-np.inf], edges, [np.inf]])
     total = 0.0
-    for lo, hi in zip(full[:-1], full[1:], strict=True):
+    for lo, hi in itertools.pairwise(full):
         r = max(np.mean((ref > lo) & (ref <= hi)), 1e-4)
         c = max(np.mean((cur > lo) & (cur <= hi)), 1e-4)
         total += (c - r) * np.log(c / r)
