@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 MG     := $(VENV)/bin/modelgate
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test test-fast bench lint clean
+.PHONY: setup demo test test-fast bench bench-drift lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ test-fast: setup
 
 bench: setup
 	$(PY) bench/loop.py
+	$(PY) bench/drift.py
+
+bench-drift: setup
+	$(PY) bench/drift.py
 
 lint: setup
 	$(VENV)/bin/ruff format --check pipeline registry dags tests bench
