@@ -492,7 +492,7 @@ def _coerce(setting: Setting, value: Any, source: str) -> Any:
                 return False
             raise ValueError
         if kind == "int":
-            if isinstance(value, (bool, float)):
+            if isinstance(value, (bool, float)) or (isinstance(value, str) and not from_env):
                 raise ValueError
             return int(value)
         if kind == "float":
@@ -568,7 +568,12 @@ def load_config(
             raise ConfigError(f"Config file {toml_path} does not exist.") from exc
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"Config file {toml_path} is not valid TOML: {exc}") from exc
-        data = data.get("modelgate", data)
+        if "modelgate" in data:
+            if not isinstance(data["modelgate"], dict) or len(data) > 1:
+                raise ConfigError(
+                    f"Config file {toml_path}: put every setting in the [modelgate] table or none."
+                )
+            data = data["modelgate"]
         for key, value in data.items():
             if key not in SETTINGS_BY_NAME:
                 raise ConfigError(
@@ -627,7 +632,7 @@ def load_config(
                 SETTINGS_BY_NAME[name],
                 values[name],
                 raw[name][1],
-                "a cron expression with 5 fields or an @preset",
+                "a cron expression with 5 or 6 fields or an @preset",
             )
     return Config(**values)
 

@@ -70,7 +70,8 @@ def weighted_metric(metric: str, w: np.ndarray, y: np.ndarray, p: np.ndarray) ->
         sw = w.sum(axis=1)
         sse = w @ ((y - p) ** 2)
         sst = w @ (y**2) - (w @ y) ** 2 / sw
-        return np.where(sst > 0, 1 - sse / np.where(sst > 0, sst, 1), 0.0)
+        # scikit-learn's convention for a constant target: 1 for a perfect fit, else 0
+        return np.where(sst > 0, 1 - sse / np.where(sst > 0, sst, 1), np.where(sse == 0, 1.0, 0.0))
     if metric == "roc_auc":
         return _roc_auc(w, y, p)
     if metric == "log_loss":
@@ -321,6 +322,22 @@ def compare(
             n_resamples=0,
             **base,
         )
+    champion_invalid = validity(champion_pred)
+    if champion_invalid is not None:
+        # A champion that cannot score this holdout is no yardstick: no improvement, no test.
+        return Comparison(
+            champion_version=champion_version,
+            challenger_value=ch_value,
+            champion_value=None,
+            relative_improvement=None,
+            absolute_improvement=None,
+            interval=None,
+            p_value=None,
+            ttest_p_value=None,
+            n_resamples=0,
+            champion_invalid_reason=champion_invalid.replace("the challenger", "the champion"),
+            **base,
+        )
     champ_metrics = all_metrics(task, y, champion_pred)
     champ_value = champ_metrics[metric]
     if invalid:
@@ -340,7 +357,9 @@ def compare(
     sign = 1.0 if higher else -1.0
     absolute = sign * (ch_value - champ_value)
     relative = (
-        absolute / abs(champ_value) if champ_value != 0 else (np.inf if absolute > 0 else 0.0)
+        absolute / abs(champ_value)
+        if champ_value != 0
+        else (np.inf if absolute > 0 else -np.inf if absolute < 0 else 0.0)
     )
     boot = paired_bootstrap(
         metric,

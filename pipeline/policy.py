@@ -2,8 +2,9 @@
 
 Order of the rules:
 
-1. no champion -> promote (the first valid model becomes champion);
-2. invalid challenger (NaN or constant predictions, or worse than ``metric_floor``) -> reject;
+1. invalid challenger (NaN or constant predictions, or worse than ``metric_floor``) -> reject;
+2. no champion -> promote (the first valid model becomes champion); a champion whose own
+   predictions are invalid on this holdout -> review (a person decides whether to replace it);
 3. improvement >= ``auto_promote_threshold`` and p < ``alpha`` -> promote, or review when
    ``require_approval`` is set;
 4. improvement >= ``min_relative_improvement`` (below the auto threshold, or not significant) -> review;
@@ -85,6 +86,15 @@ def decide(c: Comparison, policy: Policy) -> Decision:
                 f"of {policy.metric_floor:.4g} (metric_floor).",
             ),
         )
+    if c.champion_invalid_reason is not None:
+        return Decision(
+            outcome="review",
+            reasons=(
+                f"Champion v{c.champion_version} cannot be compared: {c.champion_invalid_reason}; "
+                f"{name} scores {m} {c.challenger_value:.4g} on {c.n_holdout} holdout rows. "
+                "An admin should decide whether to replace the champion.",
+            ),
+        )
     if not c.has_champion or c.champion_value is None or c.relative_improvement is None:
         return Decision(
             outcome="promote",
@@ -96,7 +106,9 @@ def decide(c: Comparison, policy: Policy) -> Decision:
 
     imp, p = c.relative_improvement, c.p_value if c.p_value is not None else 1.0
     ci = c.interval
-    ci_text = f" (95% CI of the improvement {ci.low:+.4g} to {ci.high:+.4g})" if ci else ""
+    ci_text = (
+        f" ({ci.level:.0%} CI of the improvement {ci.low:+.4g} to {ci.high:+.4g})" if ci else ""
+    )
     facts = (
         f"{m} {c.champion_value:.4g} (champion v{c.champion_version}) -> {c.challenger_value:.4g} "
         f"({name}) on {c.n_holdout} holdout rows: improvement {_pct(imp)}, p = {p:.3g}{ci_text}."

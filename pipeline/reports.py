@@ -47,6 +47,7 @@ class Comparison:
     champion_metrics: dict[str, float] = field(default_factory=dict)
     challenger_valid: bool = True
     invalid_reason: str | None = None
+    champion_invalid_reason: str | None = None
     holdout_start: str = ""
     holdout_end: str = ""
 

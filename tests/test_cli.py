@@ -83,3 +83,62 @@ def test_help_lists_every_command(capsys):
     out = capsys.readouterr().out
     for name in cli.COMMANDS:
         assert name in out
+
+
+def test_drift_command_json_and_errors(tmp_path, capsys):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    pd.DataFrame(
+        {"a": rng.normal(size=3000), "b": rng.choice(list("xyz"), 3000), "y": rng.normal(size=3000)}
+    ).to_csv(tmp_path / "ref.csv", index=False)
+    cur = pd.DataFrame(
+        {
+            "a": rng.normal(0.3, 1, 2000),
+            "b": rng.choice(list("xy"), 2000),
+            "y": rng.normal(size=2000),
+        }
+    )
+    cur.to_parquet(tmp_path / "cur.parquet")
+    assert (
+        cli.main(
+            [
+                "drift",
+                str(tmp_path / "ref.csv"),
+                str(tmp_path / "cur.parquet"),
+                "--target",
+                "y",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert {"drift_detected", "drift_type", "drift_score", "features"} <= set(out)
+    assert out["drift_detected"] is True and out["drift_type"] == "data"
+    by = {f["name"]: f for f in out["features"]}
+    assert set(by) == {"a", "b"}
+    assert set(by["a"]) == {
+        "name",
+        "kind",
+        "ks",
+        "p_value",
+        "psi",
+        "wasserstein",
+        "missing_delta",
+        "drifted",
+    }
+    assert by["a"]["kind"] == "numeric" and by["a"]["drifted"] and by["a"]["ks"] > 0.08
+    assert (
+        by["b"]["kind"] == "categorical"
+        and by["b"]["ks"] is None
+        and by["b"]["wasserstein"] is None
+    )
+    assert cli.main(["drift", str(tmp_path / "ref.csv"), str(tmp_path / "ref.csv")]) == 0
+    assert "No drift" in capsys.readouterr().out
+    assert cli.main(["drift", str(tmp_path / "ref.csv"), str(tmp_path / "missing.csv")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    cur.drop(columns="b").to_csv(tmp_path / "nob.csv", index=False)
+    assert cli.main(["drift", str(tmp_path / "ref.csv"), str(tmp_path / "nob.csv")]) == 2
+    assert "column 'b'" in capsys.readouterr().err

@@ -71,15 +71,22 @@ def test_psi_is_never_negative(x, y):
     assert psi(x, y) >= 0
 
 
+# Integers up to 1e5 (and their cubes) are exact in float64, so x**3 + 7 is strictly increasing there;
+# a transform that rounds (arctan, exp) would merge neighbouring values and change D legitimately.
+exact_ints = arrays(
+    np.float64, st.integers(20, 300), elements=st.integers(-(10**5), 10**5).map(float)
+)
+
+
 @settings(max_examples=60, deadline=None)
-@given(x=finite, y=finite, seed=st.integers(0, 1000))
+@given(x=exact_ints, y=exact_ints, seed=st.integers(0, 1000))
 def test_ks_is_invariant_to_order_and_monotone_transforms(x, y, seed):
     base = ks(x, y)
     rng = np.random.default_rng(seed)
     shuffled = ks(rng.permutation(x), rng.permutation(y))
-    squashed = ks(np.arctan(x / 1e3), np.arctan(y / 1e3))  # strictly increasing
+    cubed = ks(x**3 + 7, y**3 + 7)  # strictly increasing
     assert shuffled.statistic == base.statistic
-    assert squashed.statistic == pytest.approx(base.statistic, abs=1e-12)
+    assert cubed.statistic == base.statistic
 
 
 def _frame(rng, n, k=20, shift=0.0, missing=0.0):
