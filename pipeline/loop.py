@@ -298,11 +298,13 @@ def drift_check(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
     floor or the data volume), honouring ``drift_cooldown_days`` after the last retraining.
     """
     done = reg.drift_report_for_run(ctx.run_id)
-    if done:
+    if done:  # a retried task: the stored answer, nothing recomputed
         return {
             "retrain": bool(done["retrain_requested"]),
-            "reasons": _fired(done["triggers"]),
+            "reasons": _fired(done["triggers"]) if done["retrain_requested"] else [],
             "report_id": done["id"],
+            "cooling_down": None,
+            "already_retrained": None,
         }
     champ = reg.current_champion()
     if champ is None:

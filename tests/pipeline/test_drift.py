@@ -199,3 +199,37 @@ def test_a_missing_current_column_is_a_clear_error():
             _frame(rng, 300, k=2).drop(columns="x01"),
             features=["x00", "x01"],
         )
+
+
+@pytest.mark.parametrize(
+    ("higher", "ref", "cur", "floor", "drifted", "below"),
+    [
+        (False, 1.0, 1.2, None, True, False),  # MAE 20% worse
+        (False, 1.0, 1.1, 1.05, False, True),  # 10% worse: no concept drift, but past the floor
+        (True, 0.80, 0.70, None, False, False),  # AUC 12.5% worse
+        (True, 0.80, 0.60, 0.65, True, True),
+        (False, 1.0, 0.8, None, False, False),  # better
+    ],
+)
+def test_concept_check(higher, ref, cur, floor, drifted, below):
+    from pipeline.drift import concept_check
+
+    c = concept_check("m", higher, ref, cur, degradation_limit=0.15, floor=floor)
+    assert (c.drifted, c.below_floor) == (drifted, below)
+    assert c.degradation == pytest.approx((cur - ref) / ref * (-1 if higher else 1))
+
+
+def test_concept_drift_makes_the_report_concept_or_both():
+    from pipeline.drift import concept_check
+
+    rng = np.random.default_rng(18)
+    ref = _frame(rng, 2000, k=3)
+    concept = concept_check("mae", False, 1.0, 1.5, degradation_limit=0.15, floor=None)
+    quiet = detect_drift(ref, _frame(rng, 2000, k=3), concept=concept)
+    loud = detect_drift(ref, _frame(rng, 2000, k=3, shift=1.0), concept=concept)
+    assert (
+        quiet.drift_type == "concept"
+        and quiet.drift_detected
+        and "degraded +50.0%" in quiet.recommendation
+    )
+    assert loud.drift_type == "both" and loud.drift_score >= 1

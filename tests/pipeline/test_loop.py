@@ -112,3 +112,38 @@ def test_binary_classification_from_a_parquet_file(tmp_path, home):
     }
     assert comp["ttest_p_value"] is None and comp["p_value"] is not None
     assert result["outcome"] in ("promote", "review", "reject")
+
+
+def test_drift_check_is_recorded_once_and_a_lasting_shift_retrains_once(cfg, registry):
+    _full_run(cfg, registry, _ctx("run-1", 1))
+
+    def check(day: str) -> dict:
+        as_of = dt.datetime.fromisoformat(day)
+        return loop.drift_check(
+            cfg,
+            registry,
+            loop.RunContext(run_id=f"drift-{day}", dag_id=loop.DRIFT_DAG_ID, as_of=as_of),
+        )
+
+    quiet = check("2025-03-01T03:00")
+    assert quiet["retrain"] is False
+    first = check("2025-05-20T03:00")  # the admissions shift began on 2025-05-01
+    assert first["retrain"] is True and "data_drift" in first["reasons"]
+    again = check("2025-05-20T03:00")  # a retried task: same answer, nothing new stored
+    assert {k: again[k] for k in ("retrain", "reasons", "report_id")} == {
+        k: first[k] for k in ("retrain", "reasons", "report_id")
+    }
+    assert len(registry.drift_reports()) == 2
+    # A retraining runs for it; the shift lasts, but it is not news any more.
+    _full_run(
+        cfg,
+        registry,
+        loop.RunContext(
+            run_id="run-drift", as_of=dt.datetime(2025, 5, 20, 3, 30), reasons=("data_drift",)
+        ),
+    )
+    assert check("2025-05-21T03:00")["cooling_down"] is True
+    later = check("2025-06-10T03:00")
+    assert later["retrain"] is False and later["already_retrained"] is True
+    scores = registry.drift_scores(feature="emergency_admissions")
+    assert [s["drifted"] for s in scores] == [0, 1, 1, 1]
