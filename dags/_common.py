@@ -31,6 +31,15 @@ def run_context(context: dict[str, Any], dag_id: str) -> RunContext:
     )
 
 
+def default_args(cfg: Config) -> dict[str, Any]:
+    """Retries with delay, and every task's final failure recorded in the registry."""
+    return {
+        "retries": cfg.retries,
+        "retry_delay": dt.timedelta(minutes=cfg.retry_delay_minutes),
+        "on_failure_callback": on_failure,
+    }
+
+
 def open_registry(cfg: Config | None = None) -> Any:
     from registry import Registry
 

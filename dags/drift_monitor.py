@@ -9,14 +9,13 @@ runs shows in the UI, and a deterministic trigger_run_id makes a retried task st
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import pendulum
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Param, dag, get_current_context, task
 
-from dags._common import on_failure, open_registry, run_context
+from dags._common import default_args, on_failure, open_registry, run_context
 from pipeline import loop
 from pipeline.config import load_config
 
@@ -41,11 +40,7 @@ _cfg = load_config()  # parse-time settings only: schedule, queue, retries
             True, type="boolean", description="Start the retraining DAG on a trigger."
         ),
     },
-    default_args={
-        "retries": _cfg.retries,
-        "retry_delay": dt.timedelta(minutes=_cfg.retry_delay_minutes),
-        "on_failure_callback": on_failure,
-    },
+    default_args=default_args(_cfg),
     on_failure_callback=on_failure,
 )
 def drift_monitor() -> None:

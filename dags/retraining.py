@@ -7,13 +7,12 @@ run id as its idempotency key and returns a small summary; none passes a DataFra
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
-from dags._common import on_failure, open_registry, run_context
+from dags._common import default_args, on_failure, open_registry, run_context
 from pipeline import loop
 from pipeline.config import load_config
 
@@ -48,11 +47,7 @@ def _step(name: str, *args: Any) -> Any:
             [], type="array", description="Trigger reasons from the caller (e.g. drift)."
         ),
     },
-    default_args={
-        "retries": _cfg.retries,
-        "retry_delay": dt.timedelta(minutes=_cfg.retry_delay_minutes),
-        "on_failure_callback": on_failure,
-    },
+    default_args=default_args(_cfg),
     on_failure_callback=on_failure,
 )
 def scheduled_retraining_with_gated_promotion() -> None:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from registry.store import Registry
 
 REPO_DAGS = Path(__file__).resolve().parent.parent / "dags"
+DRIFT_COLUMNS = ("name", "kind", "ks", "p_value", "psi", "wasserstein", "missing_delta", "drifted")
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -522,22 +523,7 @@ def cmd_drift(cfg: Config, args: argparse.Namespace) -> int:
             "drift_score": report.drift_score,
             "status": report.status,
             "recommendation": report.recommendation,
-            "features": [
-                {
-                    k: f.to_dict()[k]
-                    for k in (
-                        "name",
-                        "kind",
-                        "ks",
-                        "p_value",
-                        "psi",
-                        "wasserstein",
-                        "missing_delta",
-                        "drifted",
-                    )
-                }
-                for f in report.features
-            ],
+            "features": [{k: f.to_dict()[k] for k in DRIFT_COLUMNS} for f in report.features],
         }
         _print_json(out)
         return 0
@@ -546,17 +532,7 @@ def cmd_drift(cfg: Config, args: argparse.Namespace) -> int:
     print(
         _table(
             rows,
-            [
-                "name",
-                "kind",
-                "ks",
-                "p_value",
-                "psi",
-                "wasserstein",
-                "missing_delta",
-                "drifted",
-                "reasons",
-            ],
+            [*DRIFT_COLUMNS, "reasons"],
         )
     )
     return 0

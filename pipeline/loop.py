@@ -365,16 +365,7 @@ def drift_check(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
     ]
     handled = last is not None and bool(onsets) and all(last >= onset for onset in onsets)
     retrain = triggers.fired and not cooling and not handled and report.status == "ok"
-    checks = [
-        {
-            "name": c.name,
-            "fired": c.fired,
-            "value": c.value,
-            "threshold": c.threshold,
-            "detail": c.detail,
-        }
-        for c in triggers.checks
-    ]
+    checks = [c.to_dict() for c in triggers.checks]
     rid = reg.record_drift(
         run_id=ctx.run_id,
         dag_id=ctx.dag_id,

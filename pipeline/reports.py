@@ -74,6 +74,15 @@ class TriggerCheck:
     threshold: Any
     detail: str
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "fired": self.fired,
+            "value": self.value,
+            "threshold": self.threshold,
+            "detail": self.detail,
+        }
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TriggerReport:

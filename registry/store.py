@@ -96,16 +96,7 @@ class Registry:
         triggers: TriggerReport,
     ) -> None:
         """Record a run and its trigger checks; a retry of the same run updates nothing."""
-        checks = [
-            {
-                "name": c.name,
-                "fired": c.fired,
-                "value": c.value,
-                "threshold": c.threshold,
-                "detail": c.detail,
-            }
-            for c in triggers.checks
-        ]
+        checks = [c.to_dict() for c in triggers.checks]
         with self._tx() as db:
             if self._one("SELECT 1 FROM runs WHERE run_id = ?", [run_id]):
                 return
