@@ -131,6 +131,9 @@ def cmd_init(cfg: Config, args: argparse.Namespace) -> int:
         f"  registry:     {cfg.registry_db} ({st['versions']} versions, {st['audit_events']} audit events)"
     )
     print(f"  artifacts:    {cfg.artifacts_dir}")
+    from pipeline.notify import destination
+
+    print(f"  {destination(cfg)}")
     print(f"  airflow home: {cfg.airflow_home} (SQLite metadata DB, LocalExecutor)")
     return 0
 
@@ -466,14 +469,30 @@ def cmd_audit(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_approve(cfg: Config, args: argparse.Namespace) -> int:
+    from pipeline.notify import notify
+
     with _registry(cfg) as reg:
         review = reg.approve(args.review_id, by=args.by, reason=args.reason or "")
-        champ = reg.current_champion()
+        comp = reg.comparison(review.run_id) or {}
+        notify(
+            cfg,
+            reg,
+            "promoted",
+            key=f"promoted:review:{review.id}",
+            version=review.challenger_version,
+            previous=review.expected_champion,
+            metric=comp.get("metric"),
+            champion_value=comp.get("champion_value"),
+            challenger_value=comp.get("challenger_value"),
+            relative_improvement=comp.get("relative_improvement"),
+            p_value=comp.get("p_value"),
+            by=args.by,
+            reason=args.reason or "review approved",
+            run_id=review.run_id,
+        )
     print(
         f"Approved review {review.id}: version {review.challenger_version} is now the champion "
         f"(was v{review.expected_champion})."
-        if champ
-        else f"Approved review {review.id}."
     )
     return 0
 
@@ -486,10 +505,50 @@ def cmd_reject(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(cfg: Config, args: argparse.Namespace) -> int:
+    from pipeline.notify import notify
+
     with _registry(cfg) as reg:
         before = reg.current_champion()
         champ = reg.rollback(by=args.by, reason=args.reason, to_version=args.to)
+        history = reg.champion_history()[-1]
+        notify(
+            cfg,
+            reg,
+            "rolled_back",
+            key=f"rolled_back:{history['id']}",
+            version=champ.version,
+            previous=before.version if before else None,
+            by=args.by,
+            reason=args.reason,
+        )
     print(f"Rolled back: champion v{before.version if before else '-'} -> v{champ.version}.")
+    return 0
+
+
+def cmd_notify(cfg: Config, args: argparse.Namespace) -> int:
+    """Send a test email now (not through the outbox) and say what happened in one line."""
+    from pipeline.notify import recipients, render, send_email
+
+    r = render(cfg, "test", {"as_of": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})
+    send_email(cfg, subject=r.subject, text=r.text, html_body=r.html, to=recipients(cfg))
+    print(
+        f"Sent a test email through {cfg.smtp_host}:{cfg.smtp_port} to {', '.join(recipients(cfg))}."
+    )
+    return 0
+
+
+def cmd_outbox(cfg: Config, args: argparse.Namespace) -> int:
+    with _registry(cfg) as reg:
+        rows = reg.outbox(limit=args.limit)
+    if args.json:
+        _print_json([{k: v for k, v in r.items() if k not in ("text", "html")} for r in rows])
+        return 0
+    print(
+        _table(
+            rows,
+            ["id", "created_at", "event", "channel", "status", "attempts", "subject", "last_error"],
+        )
+    )
     return 0
 
 
@@ -605,6 +664,9 @@ def cmd_up(cfg: Config, args: argparse.Namespace) -> int:
         print(
             "Dashboard: not part of this version yet (use 'modelgate status', 'reviews', 'approve')."
         )
+    from pipeline.notify import destination
+
+    print(destination(cfg))
     print("Press Ctrl-C to stop everything started here.", flush=True)
     deadline = time.monotonic() + args.seconds if args.seconds else None
     try:
@@ -682,6 +744,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", type=int, help="version to restore (default: the previous champion)")
 
     p = sub.add_parser(
+        "notify", help="'notify test' sends a test email and reports the SMTP result"
+    )
+    p.add_argument("action", choices=["test"])
+    p = sub.add_parser("outbox", help="recent notifications: status, attempts, last error")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser(
         "drift", help="compare two CSV/Parquet files for drift (exit 0 when computed)"
     )
     p.add_argument("reference")
@@ -711,6 +781,8 @@ COMMANDS = {
     "reject": cmd_reject,
     "rollback": cmd_rollback,
     "drift": cmd_drift,
+    "notify": cmd_notify,
+    "outbox": cmd_outbox,
     "up": cmd_up,
 }
 

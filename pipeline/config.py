@@ -355,6 +355,62 @@ SETTINGS: tuple[Setting, ...] = (
         _non_negative,
         "an int >= 0",
     ),
+    Setting(
+        "smtp_host",
+        "str",
+        None,
+        "SMTP server; unset means notifications go to the log only.",
+        optional=True,
+    ),
+    Setting(
+        "smtp_port",
+        "int",
+        587,
+        "SMTP port (587 for STARTTLS, 465 for implicit TLS).",
+        _positive,
+        "an int > 0",
+    ),
+    Setting("smtp_starttls", "bool", True, "Upgrade the connection with STARTTLS."),
+    Setting(
+        "smtp_ssl",
+        "bool",
+        False,
+        "Implicit TLS from the first byte (port 465); wins over STARTTLS.",
+    ),
+    Setting("smtp_user", "str", None, "SMTP login user (optional).", optional=True),
+    Setting("smtp_password", "str", None, "SMTP login password (optional).", optional=True),
+    Setting("smtp_from", "str", "modelgate@localhost", "Sender address."),
+    Setting(
+        "smtp_ca_file",
+        "path",
+        None,
+        "CA bundle that signs the server's certificate (default: the system's).",
+        optional=True,
+    ),
+    Setting(
+        "smtp_timeout_seconds", "float", 10.0, "Connect and send timeout.", _positive, "a float > 0"
+    ),
+    Setting(
+        "notify_to",
+        "list",
+        None,
+        "Admin recipients, comma-separated in the environment.",
+        optional=True,
+    ),
+    Setting(
+        "notify_retry_base_seconds",
+        "float",
+        60.0,
+        "A failed notification is retried by later runs after base x 2^(attempts-1) seconds (max 6 h).",
+        _non_negative,
+        "a float >= 0",
+    ),
+    Setting(
+        "dashboard_url",
+        "str",
+        "http://127.0.0.1:8501",
+        "Base URL of the dashboard, for links in emails.",
+    ),
     Setting("demo_start", "str", "2024-01-01", "First day of the built-in demo data."),
     Setting(
         "demo_wards",
@@ -428,6 +484,18 @@ class Config:
     drift_share: float
     concept_degradation: float
     drift_cooldown_days: int
+    smtp_host: str | None
+    smtp_port: int
+    smtp_starttls: bool
+    smtp_ssl: bool
+    smtp_user: str | None
+    smtp_password: str | None
+    smtp_from: str
+    smtp_ca_file: Path | None
+    smtp_timeout_seconds: float
+    notify_to: tuple[str, ...] | None
+    notify_retry_base_seconds: float
+    dashboard_url: str
     demo_start: str
     demo_wards: int
     demo_data_drift_date: str
@@ -604,8 +672,9 @@ def load_config(
         ("airflow_home", "airflow"),
     ):
         values[name] = Path(values[name]).expanduser().resolve() if values[name] else home / leaf
-    if values["data_path"] is not None:
-        values["data_path"] = Path(values["data_path"]).expanduser().resolve()
+    for name in ("data_path", "smtp_ca_file"):
+        if values[name] is not None:
+            values[name] = Path(values[name]).expanduser().resolve()
 
     task = values["task"]
     if values["primary_metric"] is None:

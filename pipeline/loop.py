@@ -256,19 +256,20 @@ def finish(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
         "relative_improvement": comp.get("relative_improvement"),
         "p_value": comp.get("p_value"),
     }
-    subject = {
-        "promote": f"Promoted version {summary['version']}",
-        "review": f"Review requested for version {summary['version']}",
-        "reject": f"Rejected version {summary['version']}",
-        "skipped": "No retraining needed",
-    }[outcome]
-    event = {
-        "promote": "promoted",
-        "review": "review_requested",
-        "reject": "rejected",
-        "skipped": "run_skipped",
-    }
-    notify(event[outcome], subject, **summary)
+    event = {"promote": "promoted", "review": "review_requested", "reject": "rejected"}.get(outcome)
+    if event is not None:
+        facts = {k: v for k, v in summary.items() if k != "outcome"}
+        if outcome == "review":
+            review = next((r for r in reg.reviews() if r.run_id == ctx.run_id), None)
+            facts["expires_at"] = review.expires_at if review else None
+        notify(
+            cfg,
+            reg,
+            event,
+            key=f"{event}:{ctx.run_id}",
+            previous=comp.get("champion_version"),
+            **facts,
+        )
     return summary
 
 
@@ -284,10 +285,15 @@ def record_failure(
 ) -> None:
     if reg.record_failure(run_id=run_id, dag_id=dag_id, task_id=task_id, error=error, as_of=as_of):
         notify(
+            cfg,
+            reg,
             "pipeline_failed",
-            f"Pipeline failed: {dag_id} {task_id or ''}".strip(),
+            key=f"pipeline_failed:{run_id}",
             run_id=run_id,
+            dag_id=dag_id,
+            task_id=task_id,
             error=error,
+            as_of=as_of,
         )
 
 
@@ -375,17 +381,31 @@ def drift_check(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
         triggers=checks,
         retrain_requested=retrain,
     )
-    if report.drift_detected:
-        feats = ", ".join(report.affected[:5]) or "none"
+    previous = reg.drift_reports(limit=2)[
+        1:
+    ]  # a new drift state (or a retraining) is news; a repeat is not
+    changed = not previous or previous[0]["drift_type"] != report.drift_type
+    if report.drift_detected and (retrain or changed):
+        important = [
+            f
+            for f in report.affected
+            if f
+            in sorted(version.feature_importance, key=lambda k: -version.feature_importance[k])[
+                : cfg.drift_top_k
+            ]
+        ]
         notify(
+            cfg,
+            reg,
             "drift_detected",
-            f"Drift detected: {len(report.affected)} features ({feats})",
+            key=f"drift_detected:{ctx.run_id}",
             run_id=ctx.run_id,
             as_of=ctx.as_of_iso,
+            affected=important + [f for f in report.affected if f not in important],
             drift_type=report.drift_type,
             drift_score=report.drift_score,
             recommendation=report.recommendation,
-            retrain=retrain,
+            reasons=list(triggers.reasons) if retrain else [],
         )
     return {
         "retrain": retrain,

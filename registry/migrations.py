@@ -214,3 +214,29 @@ def m002_drift(db: Database) -> None:
         BEGIN SELECT RAISE(ABORT, 'drift history is append-only'); END;
         """,
     )
+
+
+@migrations()
+def m003_outbox(db: Database) -> None:
+    _execute_script(
+        db,
+        """
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            event TEXT NOT NULL,
+            recipients TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            text TEXT NOT NULL,
+            html TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed', 'logged')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            next_attempt_at TEXT NOT NULL,
+            sent_at TEXT
+        );
+        CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
+        """,
+    )

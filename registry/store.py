@@ -790,6 +790,95 @@ class Registry:
         )
         return None if row is None else row["m"]
 
+    # ---------------------------------------------------------------- outbox
+    def enqueue(
+        self,
+        *,
+        key: str,
+        event: str,
+        recipients: list[str],
+        subject: str,
+        text: str,
+        html: str,
+        channel: str,
+    ) -> tuple[int, bool]:
+        """Write a notification before it is sent; the same key (event and run) is queued once.
+        Returns (id, newly queued)."""
+        with self._tx() as db:
+            existing = self._one("SELECT id FROM outbox WHERE key = ?", [key])
+            if existing:
+                return int(existing["id"]), False
+            now = audit.utcnow()
+            cur = db.execute(
+                "INSERT INTO outbox (key, event, recipients, subject, text, html, channel, status, created_at, "
+                "next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    key,
+                    event,
+                    _j(recipients),
+                    subject,
+                    text,
+                    html,
+                    channel,
+                    "pending" if channel == "smtp" else "logged",
+                    now,
+                    now,
+                ],
+            )
+            oid = int(cur.lastrowid or 0)
+            audit.append(
+                db,
+                actor=PIPELINE,
+                event="notification_queued",
+                entity="notification",
+                entity_id=oid,
+                details={
+                    "key": key,
+                    "event": event,
+                    "channel": channel,
+                    "recipients": recipients,
+                    "subject": subject,
+                },
+            )
+            return oid, True
+
+    def due_notifications(self, now: str) -> list[dict[str, Any]]:
+        return [
+            _decode(r) or {}
+            for r in self._all(
+                "SELECT * FROM outbox WHERE status IN ('pending', 'failed') AND next_attempt_at <= ? ORDER BY id",
+                [now],
+            )
+        ]
+
+    def mark_notification(
+        self, oid: int, *, sent: bool, error: str | None = None, retry_at: str | None = None
+    ) -> None:
+        with self._tx() as db:
+            row = self._one("SELECT status, attempts FROM outbox WHERE id = ?", [oid])
+            if row is None or row["status"] == "sent":
+                return
+            now = audit.utcnow()
+            db.execute(
+                "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, sent_at = ?, "
+                "next_attempt_at = COALESCE(?, next_attempt_at) WHERE id = ?",
+                ["sent" if sent else "failed", error, now if sent else None, retry_at, oid],
+            )
+            audit.append(
+                db,
+                actor=PIPELINE,
+                event="notification_sent" if sent else "notification_failed",
+                entity="notification",
+                entity_id=oid,
+                details={"attempt": row["attempts"] + 1, "error": error},
+            )
+
+    def outbox(self, limit: int = 50) -> list[dict[str, Any]]:
+        return [
+            _decode(r) or {}
+            for r in self._all("SELECT * FROM outbox ORDER BY id DESC LIMIT ?", [limit])
+        ]
+
     # ---------------------------------------------------------------- audit and status
     def audit_log(self, limit: int | None = None, event: str | None = None) -> list[dict[str, Any]]:
         sql = (
@@ -833,6 +922,7 @@ def _num(x: float | None) -> float | None:
 
 
 _JSON_COLS = (
+    "recipients",
     "affected",
     "concept",
     "params",
