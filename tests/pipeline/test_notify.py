@@ -180,7 +180,7 @@ def test_a_promotion_and_drift_arrive_with_their_figures_once(home, inbox):
 def test_starttls_with_a_self_signed_certificate(home, certificate, capsys):
     box, controller = _tls_server(certificate)
     try:
-        cfg, env = _cfg(
+        _, env = _cfg(
             home,
             controller.port,
             MODELGATE_SMTP_STARTTLS="true",
