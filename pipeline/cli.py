@@ -525,6 +525,36 @@ def cmd_rollback(cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_promotions(cfg: Config, args: argparse.Namespace) -> int:
+    with _registry(cfg) as reg:
+        rows = reg.pending_promotions(None if args.all else "pending")
+    if args.json:
+        _print_json(rows)
+        return 0
+    print(
+        _table(
+            rows,
+            [
+                "id",
+                "version",
+                "expected_champion",
+                "announced_at",
+                "due_at",
+                "status",
+                "decided_by",
+            ],
+        )
+    )
+    return 0
+
+
+def cmd_veto(cfg: Config, args: argparse.Namespace) -> int:
+    with _registry(cfg) as reg:
+        row = reg.veto_promotion(args.promotion_id, by=args.by, reason=args.reason)
+    print(f"Vetoed promotion {row['id']}: version {row['version']} will not become champion.")
+    return 0
+
+
 def cmd_notify(cfg: Config, args: argparse.Namespace) -> int:
     """Send a test email now (not through the outbox) and say what happened in one line."""
     from pipeline.notify import recipients, render, send_email
@@ -744,6 +774,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", type=int, help="version to restore (default: the previous champion)")
 
     p = sub.add_parser(
+        "promotions", help="announced automatic promotions (--all: also applied and vetoed)"
+    )
+    p.add_argument("--all", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("veto", help="stop an announced promotion before its notice period ends")
+    p.add_argument("promotion_id", type=int)
+    p.add_argument("--by", required=True)
+    p.add_argument("--reason", required=True)
+    p = sub.add_parser(
         "notify", help="'notify test' sends a test email and reports the SMTP result"
     )
     p.add_argument("action", choices=["test"])
@@ -782,6 +821,8 @@ COMMANDS = {
     "rollback": cmd_rollback,
     "drift": cmd_drift,
     "notify": cmd_notify,
+    "promotions": cmd_promotions,
+    "veto": cmd_veto,
     "outbox": cmd_outbox,
     "up": cmd_up,
 }

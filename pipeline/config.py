@@ -226,6 +226,15 @@ SETTINGS: tuple[Setting, ...] = (
         optional=True,
     ),
     Setting(
+        "promotion_notice_hours",
+        "float",
+        0.0,
+        "Hold automatic promotions this long after announcing them (promotion_pending) so an admin can "
+        "veto them; 0 applies them at once, still announced first.",
+        _non_negative,
+        "a float >= 0",
+    ),
+    Setting(
         "review_ttl_days",
         "int",
         14,
@@ -464,6 +473,7 @@ class Config:
     alpha: float
     require_approval: bool
     metric_floor: float | None
+    promotion_notice_hours: float
     review_ttl_days: int
     bootstrap_resamples: int
     schedule: str

@@ -68,7 +68,8 @@ def preflight(cfg: Config, reg: Registry | None, ctx: RunContext) -> dict[str, A
 
 
 def check_triggers(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
-    """Expire stale reviews, evaluate the triggers and record the run."""
+    """Apply promotions whose notice passed, expire stale reviews, evaluate the triggers, record the run."""
+    apply_due_promotions(cfg, reg, ctx.as_of)
     expired = reg.expire_reviews(ctx.as_of)
     champion_as_of, new_rows = _age_and_volume(cfg, reg, ctx, None)
     report = evaluate_triggers(
@@ -199,10 +200,51 @@ def _reasons(reg: Registry, ctx: RunContext) -> str:
     return " ".join(d["reasons"]) if d else ""
 
 
+def _promotion_facts(
+    reg: Registry, ctx: RunContext, version: int, previous: int | None
+) -> dict[str, Any]:
+    comp = reg.comparison(ctx.run_id) or {}
+    return {
+        "version": version,
+        "previous": previous,
+        "metric": comp.get("metric"),
+        "champion_value": comp.get("champion_value"),
+        "challenger_value": comp.get("challenger_value"),
+        "relative_improvement": comp.get("relative_improvement"),
+        "p_value": comp.get("p_value"),
+        "run_id": ctx.run_id,
+        "as_of": ctx.as_of_iso,
+    }
+
+
 def promote(
     cfg: Config, reg: Registry, ctx: RunContext, version: int, expected_champion: int | None
 ) -> dict[str, Any]:
-    """Compare-and-set the champion; a retry after success changes nothing."""
+    """Announce (promotion_pending), then compare-and-set the champion; with a notice period the
+    promotion is only scheduled and a later run applies it unless an admin vetoes it.
+    A retry after success changes nothing."""
+    facts = _promotion_facts(reg, ctx, version, expected_champion)
+    if cfg.promotion_notice_hours > 0:
+        due = ctx.as_of + dt.timedelta(hours=cfg.promotion_notice_hours)
+        row = reg.schedule_promotion(
+            run_id=ctx.run_id,
+            version=version,
+            expected_champion=expected_champion,
+            reason=_reasons(reg, ctx),
+            announced_at=ctx.as_of_iso,
+            due_at=due.isoformat(),
+        )
+        notify(
+            cfg,
+            reg,
+            "promotion_pending",
+            key=f"promotion_pending:{ctx.run_id}",
+            due_at=row["due_at"],
+            promotion_id=row["id"],
+            **facts,
+        )
+        return {"promoted": None, "scheduled": row["id"], "due_at": row["due_at"], "changed": False}
+    notify(cfg, reg, "promotion_pending", key=f"promotion_pending:{ctx.run_id}", **facts)
     changed = reg.promote(
         version=version,
         expected_champion=expected_champion,
@@ -211,6 +253,23 @@ def promote(
         reason=_reasons(reg, ctx),
     )
     return {"promoted": version, "previous": expected_champion, "changed": changed}
+
+
+def apply_due_promotions(cfg: Config, reg: Registry, as_of: dt.datetime) -> list[int]:
+    """Apply announced promotions whose notice has passed (at the run's logical time)."""
+    applied = []
+    for row in reg.apply_due_promotions(as_of.isoformat()):
+        if row["status"] == "applied":
+            applied.append(int(row["version"]))
+            ctx = RunContext(run_id=row["run_id"], as_of=as_of)
+            notify(
+                cfg,
+                reg,
+                "promoted",
+                key=f"promoted:{row['run_id']}",
+                **_promotion_facts(reg, ctx, int(row["version"]), row["expected_champion"]),
+            )
+    return applied
 
 
 def request_review(
@@ -257,6 +316,10 @@ def finish(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
         "p_value": comp.get("p_value"),
     }
     event = {"promote": "promoted", "review": "review_requested", "reject": "rejected"}.get(outcome)
+    if outcome == "promote" and any(
+        p["run_id"] == ctx.run_id for p in reg.pending_promotions(None)
+    ):
+        event = None  # announced as promotion_pending; 'promoted' goes out when it applies
     if event is not None:
         facts = {k: v for k, v in summary.items() if k != "outcome"}
         if outcome == "review":
@@ -303,6 +366,7 @@ def drift_check(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
     Returns whether a retraining should start and why (data drift, concept drift, the performance
     floor or the data volume), honouring ``drift_cooldown_days`` after the last retraining.
     """
+    apply_due_promotions(cfg, reg, ctx.as_of)
     done = reg.drift_report_for_run(ctx.run_id)
     if done:  # a retried task: the stored answer, nothing recomputed
         return {

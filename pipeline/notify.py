@@ -85,7 +85,8 @@ def subject_for(event: str, f: dict[str, Any]) -> str:
     if event == "review_requested":
         return f"Review requested: version {v} ({_pct(f.get('relative_improvement'))} {m}, p={_num(f.get('p_value'))})"
     if event == "promotion_pending":
-        return f"Promotion pending: version {v} will replace version {f.get('previous')}"
+        when = f" at {str(f['due_at'])[:16]}" if f.get("due_at") else " now"
+        return f"Promotion pending: version {v} replaces version {f.get('previous') or '-'}{when}"
     if event == "promoted":
         if f.get("champion_value") is None:
             return f"Promoted version {v}: first champion ({m} {_num(f.get('challenger_value'))})"
@@ -127,12 +128,16 @@ _LABELS = {
     "dag_id": "DAG",
     "task_id": "Task",
     "expires_at": "Expires",
+    "due_at": "Applies at",
+    "promotion_id": "Veto with",
 }
 
 
 def _value(key: str, value: Any) -> str:
     if key == "relative_improvement":
         return _pct(value)
+    if key == "promotion_id":
+        return f"modelgate veto {value} --by NAME --reason TEXT"
     if isinstance(value, float):
         return _num(value)
     if isinstance(value, (list, tuple)):

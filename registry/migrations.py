@@ -240,3 +240,25 @@ def m003_outbox(db: Database) -> None:
         CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
         """,
     )
+
+
+@migrations()
+def m004_pending_promotions(db: Database) -> None:
+    _execute_script(
+        db,
+        """
+        CREATE TABLE pending_promotions (
+            id INTEGER PRIMARY KEY,
+            run_id TEXT NOT NULL UNIQUE,
+            version INTEGER NOT NULL REFERENCES model_versions(version),
+            expected_champion INTEGER,
+            reason TEXT NOT NULL,
+            announced_at TEXT NOT NULL,
+            due_at TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'applied', 'vetoed', 'stale')),
+            decided_by TEXT,
+            decided_at TEXT,
+            note TEXT
+        );
+        """,
+    )

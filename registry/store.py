@@ -790,6 +790,124 @@ class Registry:
         )
         return None if row is None else row["m"]
 
+    # ---------------------------------------------------------------- promotions with a notice period
+    def schedule_promotion(
+        self,
+        *,
+        run_id: str,
+        version: int,
+        expected_champion: int | None,
+        reason: str,
+        announced_at: str,
+        due_at: str,
+    ) -> dict[str, Any]:
+        """Announce an automatic promotion that applies at ``due_at`` unless an admin vetoes it."""
+        with self._tx() as db:
+            if self._one("SELECT 1 FROM pending_promotions WHERE run_id = ?", [run_id]) is None:
+                cur = db.execute(
+                    "INSERT INTO pending_promotions (run_id, version, expected_champion, reason, announced_at, due_at, "
+                    "status) VALUES (?, ?, ?, ?, ?, ?, 'pending')",
+                    [run_id, version, expected_champion, reason, announced_at, due_at],
+                )
+                audit.append(
+                    db,
+                    actor=PIPELINE,
+                    event="promotion_scheduled",
+                    entity="pending_promotion",
+                    entity_id=int(cur.lastrowid or 0),
+                    details={"run_id": run_id, "version": version, "due_at": due_at},
+                )
+        row = self._one("SELECT * FROM pending_promotions WHERE run_id = ?", [run_id])
+        assert row is not None
+        return row
+
+    def pending_promotions(self, status: str | None = "pending") -> list[dict[str, Any]]:
+        sql = (
+            "SELECT * FROM pending_promotions"
+            + (" WHERE status = ?" if status else "")
+            + " ORDER BY id"
+        )
+        return self._all(sql, [status] if status else [])
+
+    def veto_promotion(self, promotion_id: int, *, by: str, reason: str) -> dict[str, Any]:
+        if not by.strip() or not reason.strip():
+            raise RegistryError("A veto needs --by and a --reason.")
+        with self._tx() as db:
+            row = self._one("SELECT * FROM pending_promotions WHERE id = ?", [promotion_id])
+            if row is None:
+                raise NotFound(f"Pending promotion {promotion_id} does not exist.")
+            if row["status"] != "pending":
+                raise Conflict(
+                    f"Promotion {promotion_id} is already {row['status']}"
+                    + (
+                        f" (by {row['decided_by']} at {row['decided_at']})."
+                        if row["decided_by"]
+                        else "."
+                    )
+                )
+            db.execute(
+                "UPDATE pending_promotions SET status = 'vetoed', decided_by = ?, decided_at = ?, note = ? "
+                "WHERE id = ?",
+                [by, audit.utcnow(), reason, promotion_id],
+            )
+            audit.append(
+                db,
+                actor=by,
+                event="promotion_vetoed",
+                entity="pending_promotion",
+                entity_id=promotion_id,
+                details={"version": row["version"], "reason": reason},
+            )
+        return self._one("SELECT * FROM pending_promotions WHERE id = ?", [promotion_id]) or {}
+
+    def apply_due_promotions(self, now: str) -> list[dict[str, Any]]:
+        """Promote every announced promotion whose notice has passed (compare-and-set); one whose
+        champion changed meanwhile becomes 'stale'. Returns the rows it decided."""
+        decided = []
+        for row in self._all(
+            "SELECT * FROM pending_promotions WHERE status = 'pending' AND due_at <= ? ORDER BY id",
+            [now],
+        ):
+            with self._tx() as db:
+                fresh = self._one("SELECT status FROM pending_promotions WHERE id = ?", [row["id"]])
+                if fresh is None or fresh["status"] != "pending":
+                    continue
+                status = "applied"
+                try:
+                    with (
+                        self.db.atomic()
+                    ):  # a savepoint: a stale compare-and-set leaves nothing behind
+                        self._set_champion(
+                            db,
+                            version=row["version"],
+                            expected=row["expected_champion"],
+                            kind="promotion",
+                            at=now,
+                            by=PIPELINE,
+                            reason=row["reason"],
+                            run_id=row["run_id"],
+                        )
+                except Conflict:
+                    status = "stale"
+                db.execute(
+                    "UPDATE pending_promotions SET status = ?, decided_by = ?, decided_at = ? WHERE id = ?",
+                    [status, PIPELINE, now, row["id"]],
+                )
+                if status == "stale":
+                    audit.append(
+                        db,
+                        actor=PIPELINE,
+                        event="promotion_stale",
+                        entity="pending_promotion",
+                        entity_id=row["id"],
+                        details={
+                            "version": row["version"],
+                            "expected_champion": row["expected_champion"],
+                        },
+                    )
+            decided.append({**row, "status": status})
+        return decided
+
     # ---------------------------------------------------------------- outbox
     def enqueue(
         self,

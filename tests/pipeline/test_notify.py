@@ -153,14 +153,15 @@ def test_a_promotion_and_drift_arrive_with_their_figures_once(home, inbox):
         _run(cfg, reg, "run-2", dt.datetime(2025, 6, 1, 2))
         outbox = reg.outbox()
     subjects = box.subjects()
-    assert subjects[0] == "[ModelGate] Promoted version 1: first champion (mae 1.154)"
+    assert subjects[0] == "[ModelGate] Promotion pending: version 1 replaces version - now"
+    assert subjects[1] == "[ModelGate] Promoted version 1: first champion (mae 1.154)"
     assert (
-        subjects[1].startswith("[ModelGate] Drift detected: ")
-        and "emergency_admissions" in subjects[1]
+        subjects[2].startswith("[ModelGate] Drift detected: ")
+        and "emergency_admissions" in subjects[2]
     )
-    assert subjects[2].startswith("[ModelGate] Review requested: version 2 (+2.99% mae, p=")
-    assert len(subjects) == 3  # the retried finish sent nothing twice
-    review = box.messages[2]
+    assert subjects[3].startswith("[ModelGate] Review requested: version 2 (+2.99% mae, p=")
+    assert len(subjects) == 4  # the retried finish sent nothing twice
+    review = box.messages[3]
     assert review["To"] == "admin@example.org, ops@example.org"
     text = review.get_body(preferencelist=("plain",)).get_content()
     html = review.get_body(preferencelist=("html",)).get_content()
@@ -174,7 +175,7 @@ def test_a_promotion_and_drift_arrive_with_their_figures_once(home, inbox):
     ):
         assert fact in text
     assert "<table" in html and "run-2" in html
-    assert {r["status"] for r in outbox} == {"sent"} and len(outbox) == 3
+    assert {r["status"] for r in outbox} == {"sent"} and len(outbox) == 4
 
 
 def test_starttls_with_a_self_signed_certificate(home, certificate, capsys):
@@ -254,8 +255,9 @@ def test_server_down_then_up_later_run_delivers(home, caplog):
         Registry.open(cfg, create=True) as reg,
     ):
         _run(cfg, reg, "run-1", dt.datetime(2025, 1, 1, 2))  # the pipeline does not fail
-        (item,) = reg.outbox()
-        assert item["status"] == "failed" and item["attempts"] == 1
+        items = reg.outbox()
+        assert [i["status"] for i in items] == ["failed", "failed"]  # promotion_pending, promoted
+        item = items[0]
         assert (
             "Cannot deliver through 127.0.0.1" in item["last_error"]
             and "refused" in item["last_error"]
@@ -266,12 +268,15 @@ def test_server_down_then_up_later_run_delivers(home, caplog):
         controller = Controller(box, hostname="127.0.0.1", port=port)
         controller.start()
         try:
-            assert flush(cfg, reg) == {"sent": 1, "failed": 0}  # what a later run does first
+            assert flush(cfg, reg) == {"sent": 2, "failed": 0}  # what a later run does first
         finally:
             controller.stop()
-        (item,) = reg.outbox()
-        assert item["status"] == "sent" and item["attempts"] == 2
-    assert box.subjects() == ["[ModelGate] Promoted version 1: first champion (mae 1.154)"]
+        # newest first: 'promoted' failed once, 'promotion_pending' twice (each queueing retries what is due)
+        assert [(i["status"], i["attempts"]) for i in reg.outbox()] == [("sent", 2), ("sent", 3)]
+    assert box.subjects() == [
+        "[ModelGate] Promotion pending: version 1 replaces version - now",
+        "[ModelGate] Promoted version 1: first champion (mae 1.154)",
+    ]
 
 
 def test_without_smtp_settings_notifications_are_logged(home, caplog, capsys, monkeypatch):
@@ -281,8 +286,8 @@ def test_without_smtp_settings_notifications_are_logged(home, caplog, capsys, mo
         Registry.open(cfg, create=True) as reg,
     ):
         _run(cfg, reg, "run-1", dt.datetime(2025, 1, 1, 2))
-        (item,) = reg.outbox()
-    assert item["channel"] == "log" and item["status"] == "logged"
+        items = reg.outbox()
+    assert {(i["channel"], i["status"]) for i in items} == {("log", "logged")} and len(items) == 2
     assert any('"event": "promoted"' in r.getMessage() for r in caplog.records)
     for k, v in make_env(home).items():
         monkeypatch.setenv(k, v)
@@ -291,3 +296,62 @@ def test_without_smtp_settings_notifications_are_logged(home, caplog, capsys, mo
     assert "No SMTP server configured" in capsys.readouterr().err
     assert cli.main(["outbox"]) == 0
     assert "Promoted version 1" in capsys.readouterr().out
+
+
+def test_a_notice_period_holds_the_promotion_until_a_later_run_unless_vetoed(
+    home, inbox, monkeypatch, capsys
+):
+    box, port = inbox
+    cfg, _ = _cfg(home, port, MODELGATE_PROMOTION_NOTICE_HOURS="48")
+    with Registry.open(cfg, create=True) as reg:
+        _run(cfg, reg, "run-1", dt.datetime(2025, 1, 1, 2))
+        assert reg.current_champion() is None  # announced, not applied
+        (pending,) = reg.pending_promotions()
+        assert pending["due_at"] == "2025-01-03T02:00:00"
+        text = box.messages[0].get_body(preferencelist=("plain",)).get_content()
+        assert (
+            f"modelgate veto {pending['id']}" in text and "Applies at: 2025-01-03T02:00:00" in text
+        )
+        loop.drift_check(
+            cfg,
+            reg,
+            loop.RunContext(
+                run_id="d1", dag_id=loop.DRIFT_DAG_ID, as_of=dt.datetime(2025, 1, 2, 3)
+            ),
+        )
+        assert reg.current_champion() is None  # the notice has not passed
+        loop.drift_check(
+            cfg,
+            reg,
+            loop.RunContext(
+                run_id="d2", dag_id=loop.DRIFT_DAG_ID, as_of=dt.datetime(2025, 1, 3, 3)
+            ),
+        )
+        assert reg.current_champion().version == 1
+    assert box.subjects()[:2] == [
+        "[ModelGate] Promotion pending: version 1 replaces version - at 2025-01-03T02:00",
+        "[ModelGate] Promoted version 1: first champion (mae 1.154)",
+    ]
+    # A second announced promotion is vetoed from the command line and never applies.
+    home2 = home.parent / "mg2"
+    cfg2, env2 = _cfg(home2, port, MODELGATE_PROMOTION_NOTICE_HOURS="48")
+    with Registry.open(cfg2, create=True) as reg:
+        _run(cfg2, reg, "run-1", dt.datetime(2025, 1, 1, 2))
+        (pending,) = reg.pending_promotions()
+    for k, v in {**env2, "MODELGATE_CONFIG": os.devnull}.items():
+        monkeypatch.setenv(k, v)
+    assert (
+        cli.main(["veto", str(pending["id"]), "--by", "alice", "--reason", "holiday freeze"]) == 0
+    )
+    assert cli.main(["veto", str(pending["id"]), "--by", "bob", "--reason", "again"]) == 2
+    assert "already vetoed (by alice" in capsys.readouterr().err
+    with Registry.open(cfg2) as reg:
+        loop.drift_check(
+            cfg2,
+            reg,
+            loop.RunContext(
+                run_id="d9", dag_id=loop.DRIFT_DAG_ID, as_of=dt.datetime(2025, 1, 5, 3)
+            ),
+        )
+        assert reg.current_champion() is None
+        assert [e["event"] for e in reg.audit_log(event="promotion_vetoed")] == ["promotion_vetoed"]
