@@ -18,7 +18,7 @@ from pipeline import drift as drift_mod
 from pipeline import evaluation, training
 from pipeline.config import Config
 from pipeline.errors import ModelGateError
-from pipeline.notify import notify
+from pipeline.notify import flush, notify
 from pipeline.policy import Policy, decide
 from pipeline.triggers import evaluate_triggers
 
@@ -68,9 +68,8 @@ def preflight(cfg: Config, reg: Registry | None, ctx: RunContext) -> dict[str, A
 
 
 def check_triggers(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
-    """Apply promotions whose notice passed, expire stale reviews, evaluate the triggers, record the run."""
-    apply_due_promotions(cfg, reg, ctx.as_of)
-    expired = reg.expire_reviews(ctx.as_of)
+    """Housekeeping, then evaluate the triggers and record the run."""
+    expired = housekeeping(cfg, reg, ctx.as_of)
     champion_as_of, new_rows = _age_and_volume(cfg, reg, ctx, None)
     report = evaluate_triggers(
         cfg,
@@ -255,6 +254,36 @@ def promote(
     return {"promoted": version, "previous": expected_champion, "changed": changed}
 
 
+REVIEW_WARNING = dt.timedelta(days=2)
+
+
+def housekeeping(cfg: Config, reg: Registry, as_of: dt.datetime) -> list[int]:
+    """What every run does first, in its logical time: retry undelivered notifications, apply
+    promotions whose notice passed, expire stale reviews and warn of those about to expire.
+    Returns the ids of the reviews it expired."""
+    if cfg.smtp_host:
+        flush(cfg, reg)
+    apply_due_promotions(cfg, reg, as_of)
+    expired = reg.expire_reviews(as_of)
+    for review in reg.reviews("pending"):
+        if dt.datetime.fromisoformat(review.expires_at) <= as_of + REVIEW_WARNING:
+            comp = reg.comparison(review.run_id) or {}
+            notify(
+                cfg,
+                reg,
+                "review_expiring",
+                key=f"review_expiring:{review.id}",
+                version=review.challenger_version,
+                previous=review.expected_champion,
+                metric=comp.get("metric"),
+                relative_improvement=comp.get("relative_improvement"),
+                p_value=comp.get("p_value"),
+                expires_at=review.expires_at,
+                run_id=review.run_id,
+            )
+    return expired
+
+
 def apply_due_promotions(cfg: Config, reg: Registry, as_of: dt.datetime) -> list[int]:
     """Apply announced promotions whose notice has passed (at the run's logical time)."""
     applied = []
@@ -366,7 +395,7 @@ def drift_check(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
     Returns whether a retraining should start and why (data drift, concept drift, the performance
     floor or the data volume), honouring ``drift_cooldown_days`` after the last retraining.
     """
-    apply_due_promotions(cfg, reg, ctx.as_of)
+    housekeeping(cfg, reg, ctx.as_of)
     done = reg.drift_report_for_run(ctx.run_id)
     if done:  # a retried task: the stored answer, nothing recomputed
         return {

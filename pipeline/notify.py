@@ -14,6 +14,7 @@ import logging
 import smtplib
 import ssl
 from dataclasses import dataclass
+from email import policy as email_policy
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
@@ -100,6 +101,8 @@ def subject_for(event: str, f: dict[str, Any]) -> str:
         )
     if event == "rolled_back":
         return f"Rolled back to version {v} from version {f.get('previous')}"
+    if event == "review_expiring":
+        return f"Review expiring: version {v} ({_pct(f.get('relative_improvement'))} {m}) expires {str(f.get('expires_at'))[:10]}"
     if event == "pipeline_failed":
         return f"Pipeline failed: {f.get('dag_id', '')} {f.get('task_id') or ''}".rstrip()
     if event == "test":
@@ -187,7 +190,7 @@ def send_email(cfg: Config, *, subject: str, text: str, html_body: str, to: list
         )
     if not to:
         raise NotificationError("No recipients configured (MODELGATE_NOTIFY_TO).")
-    msg = EmailMessage()
+    msg = EmailMessage(policy=email_policy.default.clone(max_line_length=998))  # no folded subjects
     msg["Subject"], msg["From"], msg["To"] = subject, cfg.smtp_from, ", ".join(to)
     msg.set_content(text)
     msg.add_alternative(html_body, subtype="html")

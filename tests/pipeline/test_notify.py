@@ -355,3 +355,40 @@ def test_a_notice_period_holds_the_promotion_until_a_later_run_unless_vetoed(
         )
         assert reg.current_champion() is None
         assert [e["event"] for e in reg.audit_log(event="promotion_vetoed")] == ["promotion_vetoed"]
+
+
+def test_a_review_about_to_expire_is_announced_once_and_undelivered_mail_is_retried_by_later_runs(
+    home,
+):
+    port = _free_port()
+    cfg, _ = _cfg(home, port)
+    with Registry.open(cfg, create=True) as reg:
+        _run(cfg, reg, "run-1", dt.datetime(2025, 1, 1, 2))
+        _run(cfg, reg, "run-2", dt.datetime(2025, 6, 1, 2))  # a review, expiring 2025-06-15
+        assert {i["status"] for i in reg.outbox()} == {"failed"}  # the server is down
+        box = Inbox()
+        controller = Controller(box, hostname="127.0.0.1", port=port)
+        controller.start()
+        try:
+            for day in (10, 13, 14):  # the daily monitor runs; no new event on the 10th
+                loop.drift_check(
+                    cfg,
+                    reg,
+                    loop.RunContext(
+                        run_id=f"d{day}",
+                        dag_id=loop.DRIFT_DAG_ID,
+                        as_of=dt.datetime(2025, 6, day, 3),
+                    ),
+                )
+        finally:
+            controller.stop()
+        assert {i["status"] for i in reg.outbox()} == {"sent"}
+    subjects = box.subjects()
+    # The three undelivered messages go out first, with the run on the 10th; the warning comes once.
+    assert subjects[:3] == [
+        "[ModelGate] Promotion pending: version 1 replaces version - now",
+        "[ModelGate] Promoted version 1: first champion (mae 1.154)",
+        "[ModelGate] Review requested: version 2 (+2.99% mae, p=0.07892)",
+    ]
+    expiring = [s for s in subjects if "Review expiring" in s]
+    assert expiring == ["[ModelGate] Review expiring: version 2 (+2.99% mae) expires 2025-06-15"]
