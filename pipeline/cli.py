@@ -469,26 +469,19 @@ def cmd_audit(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_approve(cfg: Config, args: argparse.Namespace) -> int:
+    from pipeline import loop
     from pipeline.notify import notify
 
     with _registry(cfg) as reg:
         review = reg.approve(args.review_id, by=args.by, reason=args.reason or "")
-        comp = reg.comparison(review.run_id) or {}
         notify(
             cfg,
             reg,
             "promoted",
             key=f"promoted:review:{review.id}",
-            version=review.challenger_version,
-            previous=review.expected_champion,
-            metric=comp.get("metric"),
-            champion_value=comp.get("champion_value"),
-            challenger_value=comp.get("challenger_value"),
-            relative_improvement=comp.get("relative_improvement"),
-            p_value=comp.get("p_value"),
             by=args.by,
             reason=args.reason or "review approved",
-            run_id=review.run_id,
+            **loop.review_facts(reg, review),
         )
     print(
         f"Approved review {review.id}: version {review.challenger_version} is now the champion "

@@ -257,6 +257,21 @@ def promote(
 REVIEW_WARNING = dt.timedelta(days=2)
 
 
+def review_facts(reg: Registry, review: Any) -> dict[str, Any]:
+    """The figures a notification about a review carries (from the comparison it was made on)."""
+    comp = reg.comparison(review.run_id) or {}
+    return {
+        "version": review.challenger_version,
+        "previous": review.expected_champion,
+        "metric": comp.get("metric"),
+        "champion_value": comp.get("champion_value"),
+        "challenger_value": comp.get("challenger_value"),
+        "relative_improvement": comp.get("relative_improvement"),
+        "p_value": comp.get("p_value"),
+        "run_id": review.run_id,
+    }
+
+
 def housekeeping(cfg: Config, reg: Registry, as_of: dt.datetime) -> list[int]:
     """What every run does first, in its logical time: retry undelivered notifications, apply
     promotions whose notice passed, expire stale reviews and warn of those about to expire.
@@ -267,19 +282,13 @@ def housekeeping(cfg: Config, reg: Registry, as_of: dt.datetime) -> list[int]:
     expired = reg.expire_reviews(as_of)
     for review in reg.reviews("pending"):
         if dt.datetime.fromisoformat(review.expires_at) <= as_of + REVIEW_WARNING:
-            comp = reg.comparison(review.run_id) or {}
             notify(
                 cfg,
                 reg,
                 "review_expiring",
                 key=f"review_expiring:{review.id}",
-                version=review.challenger_version,
-                previous=review.expected_champion,
-                metric=comp.get("metric"),
-                relative_improvement=comp.get("relative_improvement"),
-                p_value=comp.get("p_value"),
                 expires_at=review.expires_at,
-                run_id=review.run_id,
+                **review_facts(reg, review),
             )
     return expired
 
