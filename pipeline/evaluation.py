@@ -309,50 +309,35 @@ def compare(
         challenger_metrics=ch_metrics,
     )
     ch_value = ch_metrics.get(metric, float("nan"))
+    # Without a usable champion, or with an invalid challenger, there is nothing to test.
+    untested: dict[str, Any] = dict(
+        base,
+        challenger_value=ch_value,
+        relative_improvement=None,
+        absolute_improvement=None,
+        interval=None,
+        p_value=None,
+        ttest_p_value=None,
+        n_resamples=0,
+    )
     if champion_pred is None or champion_version is None:
-        return Comparison(
-            champion_version=None,
-            challenger_value=ch_value,
-            champion_value=None,
-            relative_improvement=None,
-            absolute_improvement=None,
-            interval=None,
-            p_value=None,
-            ttest_p_value=None,
-            n_resamples=0,
-            **base,
-        )
+        return Comparison(champion_version=None, champion_value=None, **untested)
     champion_invalid = validity(champion_pred)
-    if champion_invalid is not None:
-        # A champion that cannot score this holdout is no yardstick: no improvement, no test.
+    if champion_invalid is not None:  # a champion that cannot score this holdout is no yardstick
         return Comparison(
             champion_version=champion_version,
-            challenger_value=ch_value,
             champion_value=None,
-            relative_improvement=None,
-            absolute_improvement=None,
-            interval=None,
-            p_value=None,
-            ttest_p_value=None,
-            n_resamples=0,
             champion_invalid_reason=champion_invalid.replace("the challenger", "the champion"),
-            **base,
+            **untested,
         )
     champ_metrics = all_metrics(task, y, champion_pred)
     champ_value = champ_metrics[metric]
     if invalid:
         return Comparison(
             champion_version=champion_version,
-            challenger_value=ch_value,
             champion_value=champ_value,
-            relative_improvement=None,
-            absolute_improvement=None,
-            interval=None,
-            p_value=None,
-            ttest_p_value=None,
-            n_resamples=0,
             champion_metrics=champ_metrics,
-            **base,
+            **untested,
         )
     sign = 1.0 if higher else -1.0
     absolute = sign * (ch_value - champ_value)
