@@ -499,7 +499,7 @@ class Config:
     smtp_starttls: bool
     smtp_ssl: bool
     smtp_user: str | None
-    smtp_password: str | None
+    smtp_password: str | None = field(default=None, repr=False)  # never in logs or reprs
     smtp_from: str
     smtp_ca_file: Path | None
     smtp_timeout_seconds: float
@@ -539,6 +539,8 @@ class Config:
                 str(v) if isinstance(v, Path) else (list(v) if isinstance(v, tuple) else v)
             )
         out["estimator_params"] = dict(self.estimator_params)
+        if out["smtp_password"]:
+            out["smtp_password"] = "***"
         return out
 
 

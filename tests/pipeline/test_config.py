@@ -303,3 +303,9 @@ def test_settings_table_lists_every_setting():
 
 def test_settings_and_config_fields_match():
     assert [s.name for s in SETTINGS] == list(load().to_dict())
+
+
+def test_the_smtp_password_is_never_shown():
+    cfg = load_config(env={"MODELGATE_SMTP_PASSWORD": "hunter2"}, path=os.devnull)
+    assert cfg.smtp_password == "hunter2"
+    assert "hunter2" not in repr(cfg) and cfg.to_dict()["smtp_password"] == "***"
