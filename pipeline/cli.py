@@ -518,6 +518,37 @@ def cmd_rollback(cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_users(cfg: Config, args: argparse.Namespace) -> int:
+    from pipeline import auth
+
+    with _registry(cfg) as reg:
+        if args.action == "add":
+            if not args.name or not args.password_stdin:
+                raise ConfigError(
+                    "users add needs NAME, --role and --password-stdin (the password on standard input)."
+                )
+            role = auth.check_role(args.role)
+            password = sys.stdin.readline().rstrip("\r\n")
+            user = reg.add_user(
+                username=args.name,
+                password_hash=auth.hash_password(password),
+                role=role,
+                by=os.environ.get("USER", "cli"),
+            )
+            print(f"Added user {user['username']} ({user['role']}).")
+            return 0
+        rows = reg.users()
+    if args.json:
+        _print_json(rows)
+        return 0
+    print(
+        _table(
+            rows, ["username", "role", "disabled", "failed_attempts", "locked_until", "created_at"]
+        )
+    )
+    return 0
+
+
 def cmd_promotions(cfg: Config, args: argparse.Namespace) -> int:
     with _registry(cfg) as reg:
         rows = reg.pending_promotions(None if args.all else "pending")
@@ -767,6 +798,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", type=int, help="version to restore (default: the previous champion)")
 
     p = sub.add_parser(
+        "users", help="'users add NAME --role admin|viewer --password-stdin', 'users list'"
+    )
+    p.add_argument("action", choices=["add", "list"])
+    p.add_argument("name", nargs="?")
+    p.add_argument("--role", default="viewer")
+    p.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser(
         "promotions", help="announced automatic promotions (--all: also applied and vetoed)"
     )
     p.add_argument("--all", action="store_true")
@@ -815,6 +856,7 @@ COMMANDS = {
     "drift": cmd_drift,
     "notify": cmd_notify,
     "promotions": cmd_promotions,
+    "users": cmd_users,
     "veto": cmd_veto,
     "outbox": cmd_outbox,
     "up": cmd_up,

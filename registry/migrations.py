@@ -262,3 +262,22 @@ def m004_pending_promotions(db: Database) -> None:
         );
         """,
     )
+
+
+@migrations()
+def m005_users(db: Database) -> None:
+    _execute_script(
+        db,
+        """
+        CREATE TABLE users (
+            username TEXT PRIMARY KEY,
+            password_hash TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('viewer', 'admin')),
+            disabled INTEGER NOT NULL DEFAULT 0,
+            failed_attempts INTEGER NOT NULL DEFAULT 0,
+            locked_until TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        """,
+    )

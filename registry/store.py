@@ -908,6 +908,114 @@ class Registry:
             decided.append({**row, "status": status})
         return decided
 
+    # ---------------------------------------------------------------- users
+    def add_user(self, *, username: str, password_hash: str, role: str, by: str) -> dict[str, Any]:
+        with self._tx() as db:
+            if self._one("SELECT 1 FROM users WHERE username = ?", [username]):
+                raise Conflict(f"User {username!r} already exists.")
+            now = audit.utcnow()
+            db.execute(
+                "INSERT INTO users (username, password_hash, role, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [username, password_hash, role, now, now],
+            )
+            audit.append(
+                db,
+                actor=by,
+                event="user_added",
+                entity="user",
+                entity_id=username,
+                details={"role": role},
+            )
+        return self.get_user(username)
+
+    def get_user(self, username: str) -> dict[str, Any]:
+        row = self._one("SELECT * FROM users WHERE username = ?", [username])
+        if row is None:
+            raise NotFound(f"User {username!r} does not exist.")
+        return row
+
+    def users(self) -> list[dict[str, Any]]:
+        return self._all(
+            "SELECT username, role, disabled, failed_attempts, locked_until, created_at, updated_at "
+            "FROM users ORDER BY username"
+        )
+
+    def update_user(
+        self,
+        username: str,
+        *,
+        by: str,
+        role: str | None = None,
+        password_hash: str | None = None,
+        disabled: bool | None = None,
+    ) -> dict[str, Any]:
+        """Change a user's role, password or disabled flag (a new password also lifts a lockout)."""
+        with self._tx() as db:
+            self.get_user(username)
+            changes: dict[str, Any] = {}
+            if role is not None:
+                changes["role"] = role
+            if disabled is not None:
+                changes["disabled"] = int(disabled)
+            if password_hash is not None:  # a new password also lifts a lockout
+                changes.update(password_hash=password_hash, failed_attempts=0, locked_until=None)
+            sets = ", ".join(f"{k} = :{k}" for k in changes)
+            db.execute(
+                f"UPDATE users SET {sets}, updated_at = :now WHERE username = :username",
+                {**changes, "now": audit.utcnow(), "username": username},
+            )
+            audit.append(
+                db,
+                actor=by,
+                event="user_changed",
+                entity="user",
+                entity_id=username,
+                details={k: ("***" if k == "password_hash" else v) for k, v in changes.items()},
+            )
+        return self.get_user(username)
+
+    def record_login(
+        self,
+        username: str,
+        *,
+        ok: bool,
+        now: str,
+        locked_until: str | None = None,
+        reason: str = "",
+    ) -> None:
+        """One audit row per login or failed login; failures count towards a lockout."""
+        with self._tx() as db:
+            if self._one("SELECT 1 FROM users WHERE username = ?", [username]):
+                if ok:
+                    db.execute(
+                        "UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE username = ?",
+                        [username],
+                    )
+                else:
+                    # A lock that has run out is cleared: the count starts again from this failure.
+                    db.execute(
+                        "UPDATE users SET failed_attempts = CASE WHEN locked_until IS NOT NULL AND "
+                        "locked_until <= ? THEN 1 ELSE failed_attempts + 1 END, "
+                        "locked_until = CASE WHEN locked_until IS NOT NULL AND locked_until <= ? THEN ? "
+                        "ELSE COALESCE(?, locked_until) END WHERE username = ?",
+                        [now, now, locked_until, locked_until, username],
+                    )
+            audit.append(
+                db,
+                actor=username,
+                event="login" if ok else "login_failed",
+                entity="user",
+                entity_id=username,
+                details={"reason": reason} if reason else {},
+            )
+
+    def record_logout(self, username: str) -> None:
+        with self._tx() as db:
+            audit.append(
+                db, actor=username, event="logout", entity="user", entity_id=username, details={}
+            )
+
     # ---------------------------------------------------------------- outbox
     def enqueue(
         self,

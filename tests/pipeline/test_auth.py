@@ -1,0 +1,102 @@
+"""Users and sign-in: argon2id hashes, roles, lockout after 5 failures for 15 minutes, audit rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+
+import pytest
+
+from pipeline import auth, cli
+from pipeline.errors import ConfigError, Conflict
+from tests.conftest import make_env
+
+T0 = dt.datetime(2026, 1, 1, 9, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def alice(registry):
+    registry.add_user(
+        username="alice", password_hash=auth.hash_password("correct horse"), role="admin", by="t"
+    )
+    return registry
+
+
+def test_hashes_are_argon2id_and_never_the_password(alice):
+    stored = alice.get_user("alice")["password_hash"]
+    assert stored.startswith("$argon2id$") and "correct horse" not in stored
+    with pytest.raises(ConfigError, match="at least 8 characters"):
+        auth.hash_password("short")
+    with pytest.raises(ConfigError, match="one of viewer, admin"):
+        auth.check_role("root")
+    with pytest.raises(Conflict, match="already exists"):
+        alice.add_user(username="alice", password_hash="x", role="viewer", by="t")
+
+
+def test_sign_in_and_the_audit_trail(alice):
+    ok = auth.sign_in(alice, "alice", "correct horse", now=T0)
+    assert ok.ok and ok.role == "admin"
+    bad = auth.sign_in(alice, "alice", "wrong", now=T0)
+    ghost = auth.sign_in(alice, "mallory", "whatever", now=T0)
+    assert (
+        not bad.ok
+        and not ghost.ok
+        and bad.message == ghost.message == "Wrong username or password."
+    )
+    alice.record_logout("alice")
+    events = [e["event"] for e in reversed(alice.audit_log(limit=4))]
+    assert events == ["login", "login_failed", "login_failed", "logout"]
+
+
+def test_five_failures_lock_the_account_for_fifteen_minutes(alice):
+    for i in range(4):
+        assert auth.sign_in(
+            alice, "alice", "nope", now=T0 + dt.timedelta(seconds=i)
+        ).message.startswith("Wrong")
+    fifth = auth.sign_in(alice, "alice", "nope", now=T0 + dt.timedelta(seconds=5))
+    assert "locked for 15 minutes" in fifth.message
+    locked = auth.sign_in(alice, "alice", "correct horse", now=T0 + dt.timedelta(minutes=14))
+    assert not locked.ok and "locked until" in locked.message
+    later = auth.sign_in(alice, "alice", "correct horse", now=T0 + dt.timedelta(minutes=16))
+    assert later.ok and alice.get_user("alice")["failed_attempts"] == 0
+
+
+def test_one_failure_after_a_lock_runs_out_does_not_lock_again(alice):
+    for i in range(5):
+        auth.sign_in(alice, "alice", "nope", now=T0 + dt.timedelta(seconds=i))
+    again = auth.sign_in(alice, "alice", "nope", now=T0 + dt.timedelta(minutes=20))
+    assert again.message == "Wrong username or password."
+    assert auth.sign_in(alice, "alice", "correct horse", now=T0 + dt.timedelta(minutes=21)).ok
+
+
+def test_disabled_accounts_and_password_resets(alice):
+    alice.update_user("alice", by="root", disabled=True)
+    assert "disabled" in auth.sign_in(alice, "alice", "correct horse", now=T0).message
+    alice.update_user(
+        "alice",
+        by="root",
+        disabled=False,
+        password_hash=auth.hash_password("new password"),
+        role="viewer",
+    )
+    result = auth.sign_in(alice, "alice", "new password", now=T0)
+    assert result.ok and result.role == "viewer"
+    changed = alice.audit_log(event="user_changed")[0]["details"]
+    assert changed["password_hash"] == "***"
+
+
+def test_users_from_the_command_line(home, registry, monkeypatch, capsys):
+    for k, v in {**make_env(home), "MODELGATE_CONFIG": os.devnull}.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setattr("sys.stdin", io.StringIO("s3cret-pass\n"))
+    assert cli.main(["users", "add", "bob", "--role", "admin", "--password-stdin"]) == 0
+    assert "Added user bob (admin)." in capsys.readouterr().out
+    assert auth.sign_in(registry, "bob", "s3cret-pass", now=T0).ok
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert cli.main(["users", "add", "carol", "--password-stdin"]) == 2
+    assert "at least 8 characters" in capsys.readouterr().err
+    assert cli.main(["users", "add", "dave", "--role", "root", "--password-stdin"]) == 2
+    assert cli.main(["users", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "bob" in out and "admin" in out and "carol" not in out and "$argon2" not in out
