@@ -44,8 +44,12 @@ def _parse_date(text: str, flag: str) -> dt.datetime:
         raise ConfigError(
             f"{flag} must be an ISO date like 2025-03-01 or 2025-03-01T02:00. Got {text!r}."
         ) from exc
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    try:
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        value - dt.timedelta(days=366)  # room for the windows before it
+    except OverflowError as exc:
+        raise ConfigError(f"{flag} {text!r} is out of range (years 2 to 9999).") from exc
     return value
 
 

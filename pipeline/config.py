@@ -646,6 +646,10 @@ def load_config(
             data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
             raise ConfigError(f"Config file {toml_path} does not exist.") from exc
+        except IsADirectoryError as exc:
+            raise ConfigError(f"Config file {toml_path} is a folder, not a TOML file.") from exc
+        except OSError as exc:
+            raise ConfigError(f"Config file {toml_path} cannot be read: {exc.strerror}.") from exc
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"Config file {toml_path} is not valid TOML: {exc}") from exc
         if "modelgate" in data:

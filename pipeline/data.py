@@ -249,7 +249,7 @@ def validate_frame(
     for name, what in ((ts, "timestamp"), (target, "target")):
         if name not in cols:
             raise DataValidationError(
-                f"{source}: {what} column {name!r} is missing (columns: {', '.join(cols)})."
+                f"{source}: {what} column {name!r} is missing (columns: {', '.join(map(repr, cols))})."
             )
 
     if cfg.features is not None:
@@ -405,8 +405,14 @@ def split_windows(ds: Dataset, cfg: Config, as_of: dt.datetime) -> Windows:
     """Training window ``[as_of - holdout - train_days, as_of - holdout)`` and holdout
     ``[as_of - holdout_days, as_of)``; rows at or after ``as_of`` are never used."""
     as_of = _naive_utc(as_of)
-    holdout_start = as_of - dt.timedelta(days=cfg.holdout_days)
-    train_start = holdout_start - dt.timedelta(days=cfg.train_days)
+    try:
+        holdout_start = as_of - dt.timedelta(days=cfg.holdout_days)
+        train_start = holdout_start - dt.timedelta(days=cfg.train_days)
+    except OverflowError as exc:
+        raise DataValidationError(
+            f"{ds.source}: train_days={cfg.train_days} and holdout_days={cfg.holdout_days} before "
+            f"{as_of:%Y-%m-%d} reach before the year 1."
+        ) from exc
     ts = ds.frame[ds.schema.timestamp]
     train = ds.frame.loc[(ts >= train_start) & (ts < holdout_start)].reset_index(drop=True)
     holdout = ds.frame.loc[(ts >= holdout_start) & (ts < as_of)].reset_index(drop=True)

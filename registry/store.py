@@ -39,12 +39,18 @@ class Registry:
             raise NotFound(f"No registry at {self.path}; run 'modelgate init' first.")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA busy_timeout = 60000")
-        conn.execute("PRAGMA foreign_keys = ON")
-        self.db = Database(conn)
-        if self.db.journal_mode != "wal":
-            self.db.enable_wal()
-        conn.execute("PRAGMA synchronous = FULL")
+        try:
+            conn.execute("PRAGMA busy_timeout = 60000")
+            conn.execute("PRAGMA foreign_keys = ON")
+            self.db = Database(conn)
+            if self.db.journal_mode != "wal":
+                self.db.enable_wal()
+            conn.execute("PRAGMA synchronous = FULL")
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise RegistryError(
+                f"{self.path} is not a ModelGate registry (SQLite: {exc})."
+            ) from exc
         self.artifacts = ArtifactStore(artifacts_dir)
         if migrations.pending(self.db):
             migrations.apply(self.db)
