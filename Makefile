@@ -47,8 +47,8 @@ bench-drift: setup
 	$(PY) bench/drift.py
 
 lint: setup
-	$(VENV)/bin/ruff format --check pipeline registry dags tests bench
-	$(VENV)/bin/ruff check pipeline registry dags tests bench
+	$(VENV)/bin/ruff format --check pipeline registry dags dashboard tests bench
+	$(VENV)/bin/ruff check pipeline registry dags dashboard tests bench
 	$(VENV)/bin/mypy
 
 clean:

@@ -473,20 +473,19 @@ def cmd_audit(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_approve(cfg: Config, args: argparse.Namespace) -> int:
-    from pipeline import loop
-    from pipeline.notify import notify
+    from pipeline import admin
 
     with _registry(cfg) as reg:
-        review = reg.approve(args.review_id, by=args.by, reason=args.reason or "")
-        notify(
-            cfg,
-            reg,
-            "promoted",
-            key=f"promoted:review:{review.id}",
-            by=args.by,
-            reason=args.reason or "review approved",
-            **loop.review_facts(reg, review),
+        review = admin.decide_approval(
+            cfg, reg, by=args.by, review_id=args.review_id, reason=args.reason or ""
         )
+        votes = len(reg.approvals(review.id))
+    if review.status == "pending":
+        print(
+            f"Recorded {args.by}'s approval of review {review.id} ({votes} of "
+            f"{cfg.approvals_required}); another admin must approve it too."
+        )
+        return 0
     print(
         f"Approved review {review.id}: version {review.challenger_version} is now the champion "
         f"(was v{review.expected_champion})."
@@ -495,29 +494,22 @@ def cmd_approve(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_reject(cfg: Config, args: argparse.Namespace) -> int:
+    from pipeline import admin
+
     with _registry(cfg) as reg:
-        review = reg.reject_review(args.review_id, by=args.by, reason=args.reason)
+        review = admin.decide_rejection(
+            cfg, reg, by=args.by, review_id=args.review_id, reason=args.reason
+        )
     print(f"Rejected review {review.id}: version {review.challenger_version} stays out.")
     return 0
 
 
 def cmd_rollback(cfg: Config, args: argparse.Namespace) -> int:
-    from pipeline.notify import notify
+    from pipeline import admin
 
     with _registry(cfg) as reg:
         before = reg.current_champion()
-        champ = reg.rollback(by=args.by, reason=args.reason, to_version=args.to)
-        history = reg.champion_history()[-1]
-        notify(
-            cfg,
-            reg,
-            "rolled_back",
-            key=f"rolled_back:{history['id']}",
-            version=champ.version,
-            previous=before.version if before else None,
-            by=args.by,
-            reason=args.reason,
-        )
+        champ = admin.do_rollback(cfg, reg, by=args.by, reason=args.reason, to_version=args.to)
     print(f"Rolled back: champion v{before.version if before else '-'} -> v{champ.version}.")
     return 0
 

@@ -243,6 +243,15 @@ SETTINGS: tuple[Setting, ...] = (
         "an int > 0",
     ),
     Setting(
+        "approvals_required",
+        "int",
+        1,
+        "Admin approvals a review needs before its challenger is promoted; 2 is the two-person rule "
+        "(the same admin cannot give both).",
+        lambda x: 1 <= x <= 5,
+        "an int from 1 to 5",
+    ),
+    Setting(
         "bootstrap_resamples",
         "int",
         2000,
@@ -420,6 +429,14 @@ SETTINGS: tuple[Setting, ...] = (
         "http://127.0.0.1:8501",
         "Base URL of the dashboard, for links in emails.",
     ),
+    Setting(
+        "dashboard_refresh_seconds",
+        "float",
+        30.0,
+        "How often open dashboard pages look for new runs, reviews and drift checks.",
+        lambda x: x >= 2,
+        "a float >= 2",
+    ),
     Setting("demo_start", "str", "2024-01-01", "First day of the built-in demo data."),
     Setting(
         "demo_wards",
@@ -475,6 +492,7 @@ class Config:
     metric_floor: float | None
     promotion_notice_hours: float
     review_ttl_days: int
+    approvals_required: int
     bootstrap_resamples: int
     schedule: str
     queue: str
@@ -506,6 +524,7 @@ class Config:
     notify_to: tuple[str, ...] | None
     notify_retry_base_seconds: float
     dashboard_url: str
+    dashboard_refresh_seconds: float
     demo_start: str
     demo_wards: int
     demo_data_drift_date: str

@@ -16,6 +16,7 @@ after Benjamini–Hochberg correction.
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 from collections.abc import Mapping, Sequence
@@ -122,6 +123,14 @@ def psi_edges(ref_sorted: np.ndarray, bins: int = PSI_BINS) -> np.ndarray:
     return np.unique(np.quantile(ref_sorted, np.linspace(0, 1, bins + 1)[1:-1]))
 
 
+def _bin_labels(edges: np.ndarray) -> list[str]:
+    """Readable names of the bins ``bin_proportions`` fills: "≤ a", "a–b", …, "> z"."""
+    e = [f"{x:.4g}" for x in edges]
+    if not e:
+        return ["all"]
+    return [f"≤ {e[0]}", *(f"{a}–{b}" for a, b in itertools.pairwise(e)), f"> {e[-1]}"]
+
+
 def bin_proportions(sorted_values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Share of values in (-inf, e0], (e0, e1], ..., (ek, inf)."""
     if len(sorted_values) == 0:
@@ -223,6 +232,8 @@ class FeatureDrift:
     score: float
     importance: float | None = None
     reasons: tuple[str, ...] = ()
+    # Reference and current shares per PSI bin (numeric) or category: what the dashboard plots.
+    distribution: dict[str, list[Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -239,6 +250,7 @@ class FeatureDrift:
             "score": self.score,
             "importance": self.importance,
             "reasons": list(self.reasons),
+            "distribution": self.distribution,
         }
 
 
@@ -314,9 +326,13 @@ def _numeric(
     if len(cur) == 0 or len(q) == 0:
         return _missing_only(name, "numeric", missing_delta, t)
     edges = np.asarray(ref["psi_edges"], dtype=float)
-    value_psi = psi_from_proportions(
-        np.asarray(ref["psi_proportions"]), bin_proportions(cur, edges)
-    )
+    cur_props = bin_proportions(cur, edges)
+    value_psi = psi_from_proportions(np.asarray(ref["psi_proportions"]), cur_props)
+    distribution: dict[str, list[Any]] = {
+        "bins": _bin_labels(edges),
+        "reference": [round(float(x), 6) for x in ref["psi_proportions"]],
+        "current": [round(float(x), 6) for x in cur_props],
+    }
     if exact_ref is not None:
         res = ks(exact_ref, cur)
         d, p = res.statistic, res.p_value
@@ -334,7 +350,7 @@ def _numeric(
         cur_q = cur[np.round(_PROBS * (len(cur) - 1)).astype(np.int64)]
         w = float(np.trapezoid(np.abs(q - cur_q), _PROBS))
     w_norm = w / _scale(q, float(ref["std"] or 0.0))
-    return _judge(name, "numeric", d, p, value_psi, w_norm, None, missing_delta, t)
+    return _judge(name, "numeric", d, p, value_psi, w_norm, None, missing_delta, t, distribution)
 
 
 def _categorical(
@@ -359,7 +375,14 @@ def _categorical(
     chi = stats.chisquare(obs, floored * n) if len(obs) > 1 else None
     chi2 = float(chi.statistic) if chi is not None else 0.0
     p = float(chi.pvalue) if chi is not None else 1.0
-    return _judge(name, "categorical", None, p, value_psi, None, chi2, missing_delta, t)
+    distribution: dict[str, list[Any]] = {
+        "bins": [*cats, "(other)"],
+        "reference": [round(float(x), 6) for x in exp_p],
+        "current": [round(float(x), 6) for x in obs / n],
+    }
+    return _judge(
+        name, "categorical", None, p, value_psi, None, chi2, missing_delta, t, distribution
+    )
 
 
 def _missing_only(name: str, kind: str, missing_delta: float, t: DriftThresholds) -> FeatureDrift:
@@ -376,6 +399,7 @@ def _judge(
     chi2: float | None,
     missing_delta: float,
     t: DriftThresholds,
+    distribution: dict[str, list[Any]] | None = None,
 ) -> FeatureDrift:
     reasons = []
     if value_psi >= t.psi:
@@ -398,6 +422,7 @@ def _judge(
         drifted=bool(reasons),
         score=float(score),
         reasons=tuple(reasons),
+        distribution=distribution,
     )
 
 

@@ -281,3 +281,25 @@ def m005_users(db: Database) -> None:
         );
         """,
     )
+
+
+@migrations()
+def m006_review_approvals(db: Database) -> None:
+    """One vote per approver and review (the two-person rule's memory); indexes for the
+    dashboard's audit filters; the reference and current distribution of each drift score."""
+    _execute_script(
+        db,
+        """
+        CREATE TABLE review_approvals (
+            review_id INTEGER NOT NULL REFERENCES reviews(id),
+            approver TEXT NOT NULL,
+            at TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (review_id, approver)
+        );
+        CREATE INDEX audit_actor ON audit_log(actor);
+        CREATE INDEX audit_entity ON audit_log(entity, entity_id);
+        CREATE INDEX drift_scores_report ON drift_scores(report_id);
+        ALTER TABLE drift_scores ADD COLUMN distribution TEXT;
+        """,
+    )

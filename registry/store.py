@@ -602,20 +602,58 @@ class Registry:
         )
         return review
 
-    def approve(self, review_id: int, *, by: str, reason: str = "") -> Review:
-        """Approve a pending review: the challenger becomes champion if the champion is still the one
-        it was compared against. Exactly one of many concurrent approvals succeeds."""
+    def approve(self, review_id: int, *, by: str, reason: str = "", required: int = 1) -> Review:
+        """Record ``by``'s approval of a pending review; with ``required`` approvals from different
+        people the challenger becomes champion, if the champion is still the one it was compared
+        against. Exactly one of many concurrent deciding approvals succeeds; the others get
+        Conflict ("already decided"). A review still waiting for votes comes back 'pending'."""
         if not by.strip():
             raise RegistryError("An approval needs the approver's name (--by).")
         with self._tx() as db:
-            review = self._decide_review(review_id, status="approved", by=by, reason=reason)
+            review = self.get_review(review_id)
+            if review.status != "pending":
+                self._decide_review(review_id, status="approved", by=by, reason=reason)  # raises
+            if self._one(
+                "SELECT 1 FROM review_approvals WHERE review_id = ? AND approver = ?",
+                [review_id, by],
+            ):
+                raise Conflict(
+                    f"{by} has already approved review {review_id}; it needs {required} approvals "
+                    "from different admins."
+                )
+            db.execute(
+                "INSERT INTO review_approvals (review_id, approver, at, reason) VALUES (?, ?, ?, ?)",
+                [review_id, by, audit.utcnow(), reason],
+            )
+            votes = len(self.approvals(review_id))
+            if votes < required:
+                audit.append(
+                    db,
+                    actor=by,
+                    event="review_approval_recorded",
+                    entity="review",
+                    entity_id=review_id,
+                    details={
+                        "version": review.challenger_version,
+                        "approvals": votes,
+                        "required": required,
+                        "reason": reason,
+                    },
+                )
+                return self.get_review(review_id)
+            self._decide_review(review_id, status="approved", by=by, reason=reason)
             audit.append(
                 db,
                 actor=by,
                 event="review_approved",
                 entity="review",
                 entity_id=review_id,
-                details={"version": review.challenger_version, "reason": reason},
+                details={
+                    "version": review.challenger_version,
+                    "reason": reason,
+                    "approvals": votes,
+                    "required": required,
+                },
             )
             self._set_champion(
                 db,
@@ -628,6 +666,12 @@ class Registry:
                 review_id=review_id,
             )
         return self.get_review(review_id)
+
+    def approvals(self, review_id: int) -> list[dict[str, Any]]:
+        return self._all(
+            "SELECT approver, at, reason FROM review_approvals WHERE review_id = ? ORDER BY at",
+            [review_id],
+        )
 
     def reject_review(self, review_id: int, *, by: str, reason: str) -> Review:
         if not by.strip() or not reason.strip():
@@ -711,7 +755,7 @@ class Registry:
             rid = int(cur.lastrowid or 0)
             db.conn.executemany(
                 "INSERT INTO drift_scores (report_id, as_of, feature, kind, ks, p_value, p_adjusted, psi, wasserstein, "
-                "chi2, missing_delta, drifted, score) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "chi2, missing_delta, drifted, score, distribution) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     [
                         rid,
@@ -727,6 +771,7 @@ class Registry:
                         f["missing_delta"],
                         int(f["drifted"]),
                         f["score"],
+                        _j(f["distribution"]) if f.get("distribution") else None,
                     ]
                     for f in report["features"]
                 ],
@@ -773,7 +818,18 @@ class Registry:
             where.append("feature = ?")
             params.append(feature)
         sql = "SELECT * FROM drift_scores" + (" WHERE " + " AND ".join(where) if where else "")
-        return self._all(sql + " ORDER BY as_of, feature", params)
+        return [_decode(r) or {} for r in self._all(sql + " ORDER BY as_of, feature", params)]
+
+    def drift_matrix(self, since: str | None = None) -> list[dict[str, Any]]:
+        """(as_of, feature, score, drifted) of every check since ``since``: the heatmap's cells,
+        without the per-feature distributions."""
+        return self._all(
+            "SELECT s.as_of, s.feature, s.score, s.psi, s.drifted, r.run_id FROM drift_scores s "
+            "JOIN drift_reports r ON r.id = s.report_id"
+            + (" WHERE s.as_of >= ?" if since else "")
+            + " ORDER BY s.as_of, s.feature",
+            [since] if since else [],
+        )
 
     def trigger_streak_start(self, dag_id: str, *, before: str, name: str) -> str:
         """The as_of where the current unbroken streak of drift checks in which trigger ``name``
@@ -1112,15 +1168,68 @@ class Registry:
         ]
 
     # ---------------------------------------------------------------- audit and status
-    def audit_log(self, limit: int | None = None, event: str | None = None) -> list[dict[str, Any]]:
-        sql = (
-            "SELECT * FROM audit_log" + (" WHERE event = ?" if event else "") + " ORDER BY seq DESC"
-        )
-        params: list[Any] = [event] if event else []
+    def audit_log(
+        self,
+        limit: int | None = None,
+        event: str | None = None,
+        *,
+        actor: str | None = None,
+        entity: str | None = None,
+        entity_id: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        version: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Audit events, newest first, filtered by exact event, actor, entity and entity id, by
+        ``since <= at < until`` (ISO strings) and by the model version they concern."""
+        where: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("event", event),
+            ("actor", actor),
+            ("entity", entity),
+            ("entity_id", entity_id),
+        ):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if since is not None:
+            where.append("at >= ?")
+            params.append(since)
+        if until is not None:
+            where.append("at < ?")
+            params.append(until)
+        if version is not None:
+            where.append(
+                "((entity = 'model_version' AND entity_id = ?) "
+                "OR json_extract(details, '$.version') = ?)"
+            )
+            params += [str(version), version]
+        sql = "SELECT * FROM audit_log" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY seq DESC"
         if limit:
             sql += " LIMIT ?"
             params.append(limit)
         return [_decode(r) or {} for r in self._all(sql, params)]
+
+    def data_version(self) -> int:
+        """The newest audit sequence number that is not a sign-in or sign-out: it changes exactly
+        when something a page shows has changed."""
+        row = self.db.execute(
+            "SELECT seq FROM audit_log WHERE event NOT IN ('login', 'login_failed', 'logout') "
+            "ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def audit_facets(self) -> dict[str, list[str]]:
+        """The distinct events and actors in the audit log (for filters)."""
+        return {
+            col: [r[col] for r in self._all(f"SELECT DISTINCT {col} FROM audit_log ORDER BY {col}")]
+            for col in ("event", "actor")
+        }
+
+    def count_audit(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0])
 
     def verify_audit(self) -> audit.ChainCheck:
         return audit.verify(self.db)
@@ -1168,6 +1277,7 @@ _JSON_COLS = (
     "champion_metrics",
     "reasons",
     "details",
+    "distribution",
 )
 
 

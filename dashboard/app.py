@@ -1,0 +1,77 @@
+"""ModelGate's dashboard. Run with ``modelgate dashboard`` (or ``streamlit run dashboard/app.py``).
+
+The navigation is rebuilt on every run from the signed-in user's role as the registry has it now:
+viewers see the monitoring pages, admins also Reviews, Rollback and Users. Pages that write go
+through ``dashboard.actions``, which checks the role again on the server side.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard import common
+from pipeline import auth
+
+HERE = Path(__file__).parent
+PAGES = HERE / "app_pages"
+
+st.set_page_config(page_title="ModelGate", page_icon="🛡️", layout="wide")
+
+
+def login() -> None:
+    st.title("ModelGate")
+    st.caption("Gated retraining: drift, comparisons, reviews and rollbacks.")
+    with st.form("login"):
+        name = st.text_input("Username")
+        password = st.text_input("Password", type="password")
+        submitted = st.form_submit_button("Log in", type="primary")
+    if submitted:
+        if not name or not password:
+            st.error("Enter a username and a password.")
+            return
+        with common.registry() as reg:
+            result = auth.sign_in(reg, name, password)
+        if result.ok:
+            st.session_state[common.USER] = name
+            st.rerun()
+        st.error(result.message)
+
+
+def logout() -> None:
+    name = common.username()
+    if name:
+        with common.registry() as reg:
+            reg.record_logout(name)
+    st.session_state.clear()
+
+
+with common.registry() as reg:
+    user = common.signed_in(reg)
+
+if user is None:
+    page = st.navigation([st.Page(login, title="Sign in", url_path="login")], position="hidden")
+else:
+    monitor = [
+        st.Page(
+            PAGES / "overview.py", title="Overview", icon="🏠", url_path="overview", default=True
+        ),
+        st.Page(PAGES / "drift.py", title="Drift", icon="📈", url_path="drift"),
+        st.Page(PAGES / "models.py", title="Models", icon="🧪", url_path="models"),
+        st.Page(PAGES / "audit.py", title="Audit log", icon="📜", url_path="audit"),
+    ]
+    sections = {"Monitor": monitor}
+    if user["role"] == "admin":
+        sections["Admin"] = [
+            st.Page(PAGES / "reviews.py", title="Reviews", icon="✅", url_path="reviews"),
+            st.Page(PAGES / "rollback.py", title="Rollback", icon="↩️", url_path="rollback"),
+            st.Page(PAGES / "users.py", title="Users", icon="👥", url_path="users"),
+        ]
+    page = st.navigation(sections)
+    st.session_state["mg_role"] = user["role"]  # for showing links only; writes re-check it
+    with st.sidebar:
+        st.markdown(f"Signed in as **{user['username']}** ({user['role']})")
+        st.button("Log out", on_click=logout)
+
+page.run()

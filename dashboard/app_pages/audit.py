@@ -1,0 +1,84 @@
+"""Audit log: every event, filterable, with the hash chain's verdict."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+from dashboard import common
+from registry import Registry
+
+LIMIT = 500
+ALL = "(all)"
+
+st.title("Audit log")
+common.show_flash()
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def chain(path: str, artifacts: str, head_seq: int) -> tuple[bool, int, str, str | None]:
+    """Verify the whole chain once per new event (cached across sessions by its newest seq)."""
+    with Registry(path, artifacts) as reg:  # type: ignore[arg-type]
+        check = reg.verify_audit()
+    return check.ok, check.events, check.head, check.problem
+
+
+cfg = common.config()
+with common.registry() as reg:
+    facets = reg.audit_facets()
+    total = reg.count_audit()
+    newest = reg.audit_log(limit=1)
+    common.auto_refresh(reg)
+
+ok, events, head, problem = chain(
+    str(cfg.registry_db), str(cfg.artifacts_dir), newest[0]["seq"] if newest else 0
+)
+if ok:
+    st.success(f"The hash chain verifies: {events:,} events, head {head[:16]}…")
+else:
+    st.error(f"The hash chain is broken: {problem}")
+
+c1, c2, c3, c4 = st.columns(4)
+event = c1.selectbox("Event", [ALL, *facets["event"]])
+actor = c2.selectbox("User", [ALL, *facets["actor"]])
+version_text = c3.text_input("Model version", placeholder="e.g. 3")
+dates = c4.date_input("Dates", value=(), format="YYYY-MM-DD")
+
+version = None
+if version_text.strip():
+    if version_text.strip().isdigit():
+        version = int(version_text.strip())
+    else:
+        st.error(f"A model version is a whole number, not {version_text.strip()!r}.")
+since = until = None
+if isinstance(dates, tuple | list) and dates:
+    since = dates[0].isoformat()
+    until = ((dates[1] if len(dates) > 1 else dates[0]) + dt.timedelta(days=1)).isoformat()
+
+with common.registry() as reg:
+    rows = reg.audit_log(
+        limit=LIMIT,
+        event=None if event == ALL else event,
+        actor=None if actor == ALL else actor,
+        version=version,
+        since=since,
+        until=until,
+    )
+st.caption(
+    f"Showing {len(rows):,} events"
+    + (f" (the newest {LIMIT} that match)" if len(rows) == LIMIT else "")
+    + f" of {total:,} in the log."
+)
+common.table(
+    [{**r, "at": common.when(r["at"]), "details": common.details_text(r["details"])} for r in rows],
+    {
+        "seq": "#",
+        "at": "at (UTC)",
+        "actor": "user",
+        "event": "event",
+        "entity": "entity",
+        "entity_id": "id",
+        "details": "details",
+    },
+)

@@ -1,0 +1,134 @@
+"""Overview: the champion, the last runs and their decisions, what comes next, what needs a look."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+from croniter import croniter
+
+from dashboard import common
+
+cfg = common.config()
+
+
+def next_run(schedule: str) -> str:
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    try:
+        return f"{croniter(schedule, now).get_next(dt.datetime):%Y-%m-%d %H:%M} UTC"
+    except (ValueError, KeyError):
+        return schedule
+
+
+def triggers_text(reasons: object) -> str:
+    if isinstance(reasons, str):
+        import json
+
+        try:
+            reasons = json.loads(reasons)
+        except ValueError:
+            return reasons
+    if isinstance(reasons, list):
+        return ", ".join(str(r) for r in reasons) or "schedule"
+    return "schedule"
+
+
+st.title("Overview")
+common.show_flash()
+with common.registry() as reg:
+    champ = reg.current_champion()
+    status = reg.status()
+    runs = reg.runs(limit=12)
+    pending = reg.reviews("pending")
+    promotions = reg.pending_promotions()
+    drift = reg.drift_reports(limit=30)
+    outbox = reg.outbox(limit=100)
+    common.auto_refresh(reg)
+
+if champ is None:
+    st.subheader("No champion yet")
+    st.caption("The first successful run promotes its model.")
+else:
+    st.subheader(f"Champion: version {champ.version}")
+    how = {"promotion": "promoted automatically", "approval": "approved", "rollback": "rolled back"}
+    st.caption(
+        f"Since {common.when(champ.since)} — {how.get(champ.kind, champ.kind)} by {champ.by}."
+    )
+
+c1, c2, c3, c4 = st.columns(4)
+c1.metric(
+    f"Champion {champ.metric or cfg.primary_metric}" if champ else "Champion metric",
+    common.num(champ.value) if champ else "—",
+)
+c2.metric("Pending reviews", len(pending))
+c3.metric("Next scheduled retraining", next_run(cfg.schedule))
+c4.metric("Model versions", status["versions"])
+
+if pending or promotions:
+    st.subheader("Waiting for a decision")
+    for r in pending:
+        stale = champ is not None and r.expected_champion != champ.version
+        st.markdown(
+            f"- Review **{r.id}**: version {r.challenger_version} against "
+            f"v{r.expected_champion}, expires {common.when(r.expires_at)}"
+            + (" — *stale: the champion changed since*" if stale else "")
+        )
+    for p in promotions:
+        st.markdown(
+            f"- Promotion of version **{p['version']}** announced, applies after "
+            f"{common.when(p['due_at'])} unless vetoed"
+        )
+    if st.session_state.get("mg_role") == "admin":
+        st.page_link("app_pages/reviews.py", label="Open the review queue", icon="✅")
+
+st.subheader("Last runs")
+common.table(
+    [
+        {
+            **r,
+            "as_of": common.when(r["as_of"]),
+            "dag": "drift monitor" if r["dag_id"] == "drift_monitor" else "retraining",
+            "why": triggers_text(r["trigger_reasons"]),
+            "challenger": f"v{r['challenger_version']}" if r["challenger_version"] else "",
+        }
+        for r in runs
+    ],
+    {
+        "as_of": "as of",
+        "dag": "DAG",
+        "why": "triggered by",
+        "challenger": "challenger",
+        "outcome": "decision",
+        "status": "status",
+        "run_id": "run",
+    },
+)
+
+st.subheader("Recent alerts and failures")
+alerts = [
+    {
+        "when": common.when(d["as_of"]),
+        "what": f"{d['drift_type']} drift",
+        "detail": d["recommendation"],
+    }
+    for d in drift
+    if d["drift_detected"]
+][:5]
+alerts += [
+    {"when": common.when(r["as_of"]), "what": "run failed", "detail": r.get("error") or r["run_id"]}
+    for r in runs
+    if r["status"] == "failed"
+]
+alerts += [
+    {
+        "when": common.when(o["created_at"]),
+        "what": "email not delivered",
+        "detail": f"{o['subject']}: {o['last_error']}",
+    }
+    for o in outbox
+    if o["status"] == "failed"
+][:5]
+if alerts:
+    common.table(alerts, {"when": "when", "what": "what", "detail": "detail"})
+else:
+    st.success("No drift alerts, failed runs or undelivered emails.")

@@ -1,0 +1,159 @@
+"""Reviews (admins): the pending queue with each comparison; approve or reject with a reason."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import actions, common
+
+cfg = common.config()
+st.title("Reviews")
+common.show_flash()
+
+with common.registry() as reg:
+    champ = reg.current_champion()
+    pending = reg.reviews("pending")
+    decided = [r for r in reversed(reg.reviews()) if r.status != "pending"][:20]
+    promotions = reg.pending_promotions()
+    details = {r.id: (reg.comparison(r.run_id) or {}, reg.approvals(r.id)) for r in pending}
+    common.auto_refresh(reg)
+current = champ.version if champ else None
+
+
+@st.dialog("Approve this review?", on_dismiss=common.close_dialog)
+def approve_dialog(review_id: int, version: int) -> None:
+    st.write(
+        f"Version {version} becomes the champion"
+        + (
+            f" once {cfg.approvals_required} admins have approved."
+            if cfg.approvals_required > 1
+            else "."
+        )
+    )
+    reason = st.text_input("Reason", key="approve_reason", placeholder="why it is good to go")
+
+    def confirm() -> None:
+        common.finish(actions.approve(cfg, common.username(), review_id, reason))
+
+    common.confirm_buttons("Confirm approval", confirm)
+
+
+@st.dialog("Reject this review?", on_dismiss=common.close_dialog)
+def reject_dialog(review_id: int, version: int) -> None:
+    st.write(f"Version {version} will not become the champion.")
+    reason = st.text_input("Reason", key="reject_reason", placeholder="required")
+
+    def confirm() -> None:
+        common.finish(actions.reject(cfg, common.username(), review_id, reason))
+
+    common.confirm_buttons("Confirm rejection", confirm, disabled=not reason.strip())
+
+
+@st.dialog("Veto this promotion?", on_dismiss=common.close_dialog)
+def veto_dialog(promotion_id: int, version: int) -> None:
+    st.write(f"Version {version} will not become the champion.")
+    reason = st.text_input("Reason", key="veto_reason", placeholder="required")
+
+    def confirm() -> None:
+        common.finish(actions.veto(cfg, common.username(), promotion_id, reason))
+
+    common.confirm_buttons("Confirm veto", confirm, disabled=not reason.strip())
+
+
+if promotions:
+    st.subheader("Announced promotions")
+    for p in promotions:
+        with st.container(border=True):
+            st.markdown(
+                f"Version **{p['version']}** replaces v{p['expected_champion']} after "
+                f"{common.when(p['due_at'])} — {p['reason']}"
+            )
+            st.button(
+                "Veto",
+                key=f"veto_{p['id']}",
+                on_click=common.open_dialog,
+                args=("veto",),
+                kwargs={"promotion_id": p["id"], "version": p["version"]},
+            )
+
+st.subheader(f"Pending reviews ({len(pending)})")
+if not pending:
+    st.info("Nothing to review.")
+for r in pending:
+    comp, votes = details[r.id]
+    stale = r.expected_champion != current
+    with st.container(border=True):
+        st.markdown(
+            f"#### Review {r.id}: version {r.challenger_version} vs champion v{r.expected_champion}"
+        )
+        st.caption(
+            f"Requested {common.when(r.requested_at)} by run {r.run_id} · expires "
+            f"{common.when(r.expires_at)}"
+        )
+        if comp:
+            a, b, c, d = st.columns(4)
+            a.metric(f"challenger {comp['metric']}", common.num(comp["challenger_value"]))
+            b.metric(f"champion {comp['metric']}", common.num(comp["champion_value"]))
+            c.metric("improvement", common.pct(comp["relative_improvement"]))
+            d.metric("p-value", common.num(comp["p_value"], 3))
+            if comp.get("ci_low") is not None:
+                st.caption(
+                    f"{(comp.get('ci_level') or 0.95):.0%} interval of the improvement in "
+                    f"{comp['metric']}: {common.num(comp['ci_low'])} to {common.num(comp['ci_high'])}"
+                )
+        if votes:
+            st.markdown(
+                f"Approvals: {len(votes)} of {cfg.approvals_required} ("
+                + ", ".join(f"{v['approver']} at {common.when(v['at'])}" for v in votes)
+                + ")"
+            )
+        if stale:
+            st.warning(
+                f"Stale: the champion is now v{current}, not v{r.expected_champion} as when this "
+                "comparison ran. Approving would fail; reject it, and the next run compares again."
+            )
+        left, right, _ = st.columns([1, 1, 4])
+        left.button(
+            "Approve",
+            key=f"approve_{r.id}",
+            type="primary",
+            disabled=stale,
+            on_click=common.open_dialog,
+            args=("approve",),
+            kwargs={"review_id": r.id, "version": r.challenger_version},
+        )
+        right.button(
+            "Reject",
+            key=f"reject_{r.id}",
+            on_click=common.open_dialog,
+            args=("reject",),
+            kwargs={"review_id": r.id, "version": r.challenger_version},
+        )
+
+st.subheader("Recently decided")
+common.table(
+    [
+        {
+            "id": r.id,
+            "version": r.challenger_version,
+            "status": r.status,
+            "by": r.decided_by,
+            "at": common.when(r.decided_at),
+            "reason": r.reason,
+        }
+        for r in decided
+    ],
+    {
+        "id": "review",
+        "version": "version",
+        "status": "decision",
+        "by": "decided by",
+        "at": "at",
+        "reason": "reason",
+    },
+)
+
+for kind, show in (("approve", approve_dialog), ("reject", reject_dialog), ("veto", veto_dialog)):
+    request = common.dialog_requested(kind)
+    if request is not None:
+        show(**request)

@@ -1,0 +1,161 @@
+"""What every page shares: the config, a registry per script run, the signed-in user, messages
+that survive a rerun, confirmation dialogs opened from session state, and auto-refresh."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.actions import Outcome
+from pipeline.config import Config, load_config
+from registry import Registry
+
+USER = "mg_user"  # the signed-in username; everything else is re-read from the registry
+DIALOG = "mg_dialog"  # (kind, payload) of the confirmation dialog to show, or absent
+FLASH = "mg_flash"
+
+
+def config() -> Config:
+    return load_config()
+
+
+@contextlib.contextmanager
+def registry() -> Iterator[Registry]:
+    """A connection for this script run only: sessions run in different threads."""
+    reg = Registry.open(config())
+    try:
+        yield reg
+    finally:
+        reg.close()
+
+
+def signed_in(reg: Registry) -> dict[str, Any] | None:
+    """The session's user as the registry has it now; a disabled or deleted account is signed out."""
+    name = st.session_state.get(USER)
+    if not name:
+        return None
+    try:
+        user = reg.get_user(name)
+    except LookupError:
+        user = None
+    if user is None or user["disabled"]:
+        st.session_state.pop(USER, None)
+        return None
+    return user
+
+
+def username() -> str | None:
+    value = st.session_state.get(USER)
+    return str(value) if value else None
+
+
+# ------------------------------------------------------------------------ messages and dialogs
+def flash(outcome: Outcome) -> None:
+    st.session_state[FLASH] = outcome
+
+
+def show_flash() -> None:
+    outcome = st.session_state.pop(FLASH, None)
+    if outcome is not None:
+        getattr(st, outcome.level)(outcome.message)
+
+
+def open_dialog(kind: str, **payload: Any) -> None:
+    """``on_click`` of a button that needs a confirmation (see ``dialog_requested``)."""
+    st.session_state[DIALOG] = (kind, payload)
+
+
+def close_dialog() -> None:
+    st.session_state.pop(DIALOG, None)
+
+
+def dialog_requested(kind: str) -> dict[str, Any] | None:
+    request = st.session_state.get(DIALOG)
+    if request and request[0] == kind:
+        return dict(request[1])
+    return None
+
+
+def finish(outcome: Outcome) -> None:
+    """After a confirmed action: remember its message, close the dialog, rerun the whole page."""
+    flash(outcome)
+    close_dialog()
+    st.rerun()
+
+
+# ------------------------------------------------------------------------ refresh
+def auto_refresh(reg: Registry) -> None:
+    """Rerun the page when the registry changes (a run, review, drift check, decision), checked
+    every ``dashboard_refresh_seconds`` by a fragment; sign-ins elsewhere do not count."""
+    seen = reg.data_version()
+    path = reg.path
+
+    @st.fragment(run_every=config().dashboard_refresh_seconds)
+    def _watch() -> None:
+        with contextlib.closing(Registry(path, config().artifacts_dir)) as fresh:
+            if fresh.data_version() != seen and not st.session_state.get(DIALOG):
+                st.rerun()
+
+    _watch()
+
+
+# ------------------------------------------------------------------------ formatting
+def when(value: str | None) -> str:
+    """An ISO timestamp as 'YYYY-MM-DD HH:MM' (UTC when it carries a zone)."""
+    if not value:
+        return "—"
+    try:
+        t = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if t.tzinfo is not None:
+        t = t.astimezone(dt.UTC)
+    return t.strftime("%Y-%m-%d %H:%M")
+
+
+def num(value: float | None, digits: int = 4) -> str:
+    return "—" if value is None else f"{value:.{digits}g}"
+
+
+def pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.2%}"
+
+
+def details_text(details: Any) -> str:
+    """Audit details as 'key: value · key: value' (no JSON on screen)."""
+    if not isinstance(details, dict):
+        return "" if details is None else str(details)
+    parts = []
+    for k, v in details.items():
+        if v is None or v == "" or v == []:
+            continue
+        if isinstance(v, list):
+            v = ", ".join(map(str, v))
+        elif isinstance(v, float):
+            v = f"{v:.4g}"
+        parts.append(f"{k}: {v}")
+    return " · ".join(parts)
+
+
+def table(rows: list[dict[str, Any]], columns: dict[str, str], **kwargs: Any) -> None:
+    """A read-only table with friendly column titles (``columns`` maps key -> title)."""
+    frame = pd.DataFrame([{title: r.get(key) for key, title in columns.items()} for r in rows])
+    if frame.empty:
+        frame = pd.DataFrame(columns=list(columns.values()))
+    st.dataframe(frame, hide_index=True, width="stretch", **kwargs)
+
+
+def confirm_buttons(
+    confirm_label: str, on_confirm: Callable[[], None], *, disabled: bool = False
+) -> None:
+    left, right = st.columns(2)
+    if left.button(confirm_label, type="primary", disabled=disabled, key="mg_confirm"):
+        on_confirm()
+    if right.button("Cancel", key="mg_cancel"):
+        close_dialog()
+        st.rerun()

@@ -1,0 +1,181 @@
+"""What an admin can do, with the role checked on the server side on every call.
+
+The dashboard calls these with the signed-in username from its session; each call re-reads the
+user from the registry, so a viewer (or a disabled account, or a forged session) cannot write even
+if a page shows a button it should not. The CLI, which is trusted with the registry file, calls the
+``decide_*`` / ``do_*`` halves directly. Both send the same notifications.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pipeline import auth
+from pipeline.errors import ConfigError, ModelGateError, NotFound
+from pipeline.loop import review_facts
+from pipeline.notify import notify
+
+if TYPE_CHECKING:
+    from pipeline.config import Config
+    from pipeline.reports import Champion, Review
+    from registry.store import Registry
+
+
+class Forbidden(ModelGateError):
+    """The user may not do this (wrong role, disabled or unknown account)."""
+
+
+def require(reg: Registry, username: str | None, role: str = "admin") -> dict[str, Any]:
+    """The user's current record if they exist, are enabled and hold ``role`` (admin ⊇ viewer)."""
+    if not username:
+        raise Forbidden("Sign in first.")
+    try:
+        user = reg.get_user(username)
+    except NotFound:
+        raise Forbidden(f"User {username!r} does not exist.") from None
+    if user["disabled"]:
+        raise Forbidden(f"The account {username!r} is disabled.")
+    if role == "admin" and user["role"] != "admin":
+        raise Forbidden(f"Only admins can do this; {username!r} is a {user['role']}.")
+    return user
+
+
+# ----------------------------------------------------------------------------- reviews
+def decide_approval(cfg: Config, reg: Registry, *, by: str, review_id: int, reason: str) -> Review:
+    """Record an approval; when it is the deciding one the challenger is promoted and announced."""
+    review = reg.approve(review_id, by=by, reason=reason, required=cfg.approvals_required)
+    if review.status == "approved":
+        notify(
+            cfg,
+            reg,
+            "promoted",
+            key=f"promoted:review:{review.id}",
+            by=by,
+            reason=reason or "review approved",
+            **review_facts(reg, review),
+        )
+    return review
+
+
+def approve_review(
+    cfg: Config, reg: Registry, *, username: str | None, review_id: int, reason: str
+) -> Review:
+    require(reg, username)
+    assert username is not None
+    return decide_approval(cfg, reg, by=username, review_id=review_id, reason=reason)
+
+
+def decide_rejection(cfg: Config, reg: Registry, *, by: str, review_id: int, reason: str) -> Review:
+    review = reg.reject_review(review_id, by=by, reason=reason)
+    notify(
+        cfg,
+        reg,
+        "rejected",
+        key=f"rejected:review:{review.id}",
+        by=by,
+        reason=reason,
+        **review_facts(reg, review),
+    )
+    return review
+
+
+def reject_review(
+    cfg: Config, reg: Registry, *, username: str | None, review_id: int, reason: str
+) -> Review:
+    require(reg, username)
+    assert username is not None
+    return decide_rejection(cfg, reg, by=username, review_id=review_id, reason=reason)
+
+
+# ----------------------------------------------------------------------------- champion
+def do_rollback(
+    cfg: Config,
+    reg: Registry,
+    *,
+    by: str,
+    reason: str,
+    to_version: int | None = None,
+    expected_champion: int | None = None,
+) -> Champion:
+    before = reg.current_champion()
+    champ = reg.rollback(
+        by=by, reason=reason, to_version=to_version, expected_champion=expected_champion
+    )
+    history = reg.champion_history()[-1]
+    notify(
+        cfg,
+        reg,
+        "rolled_back",
+        key=f"rolled_back:{history['id']}",
+        version=champ.version,
+        previous=before.version if before else None,
+        by=by,
+        reason=reason,
+    )
+    return champ
+
+
+def rollback(
+    cfg: Config,
+    reg: Registry,
+    *,
+    username: str | None,
+    reason: str,
+    to_version: int | None,
+    expected_champion: int | None,
+) -> Champion:
+    require(reg, username)
+    assert username is not None
+    return do_rollback(
+        cfg,
+        reg,
+        by=username,
+        reason=reason,
+        to_version=to_version,
+        expected_champion=expected_champion,
+    )
+
+
+def veto(reg: Registry, *, username: str | None, promotion_id: int, reason: str) -> dict[str, Any]:
+    require(reg, username)
+    assert username is not None
+    return reg.veto_promotion(promotion_id, by=username, reason=reason)
+
+
+# ----------------------------------------------------------------------------- users
+def add_user(
+    reg: Registry, *, username: str | None, name: str, role: str, password: str
+) -> dict[str, Any]:
+    require(reg, username)
+    assert username is not None
+    if not name.strip() or name != name.strip():
+        raise ConfigError(f"A username cannot be empty or start or end with spaces: {name!r}.")
+    return reg.add_user(
+        username=name,
+        password_hash=auth.hash_password(password),
+        role=auth.check_role(role),
+        by=username,
+    )
+
+
+def change_user(
+    reg: Registry,
+    *,
+    username: str | None,
+    name: str,
+    role: str | None = None,
+    password: str | None = None,
+    disabled: bool | None = None,
+) -> dict[str, Any]:
+    """Set a role, reset a password (also lifts a lockout) or disable/enable an account. An admin
+    cannot demote or disable themself (the last way back in would be the CLI)."""
+    require(reg, username)
+    if name == username and (role == "viewer" or disabled):
+        raise Forbidden("You cannot demote or disable your own account; ask another admin.")
+    return reg.update_user(
+        name,
+        by=str(username),
+        role=auth.check_role(role) if role is not None else None,
+        password_hash=auth.hash_password(password) if password is not None else None,
+        disabled=disabled,
+    )
