@@ -4,6 +4,10 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 MG     := $(VENV)/bin/modelgate
 STAMP  := $(VENV)/.installed-stamp
+# The browser tests drive Debian's chromium through Playwright (never 'playwright install').
+CHROMIUM := /usr/bin/chromium
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEMO_PASSWORD ?= modelgate-demo
 
 .PHONY: setup demo test test-fast bench bench-drift lint clean
 
@@ -15,13 +19,23 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-## make demo: set up, initialise, simulate 12 months of real Airflow runs, then start the scheduler.
+$(CHROMIUM):
+	@echo "Installing Debian's chromium for the dashboard's browser tests (once, ~30 s)..."
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+## make demo: set up, initialise, simulate 12 months of real Airflow runs, add demo users, then start
+## the scheduler and the dashboard.
 demo: setup
 	$(MG) init
 	@if $(MG) status --json | grep -q '"runs": 0'; then \
 		$(MG) simulate --months 12; \
 	else \
 		echo "The registry already holds a history; skipping the simulation (rm -rf .modelgate to start over)."; \
+	fi
+	@if ! $(MG) users list --json | grep -q '"username": "admin"'; then \
+		echo "$(DEMO_PASSWORD)" | $(MG) users add admin --role admin --password-stdin; \
+		echo "$(DEMO_PASSWORD)" | $(MG) users add viewer --role viewer --password-stdin; \
 	fi
 	@echo
 	@$(MG) status
@@ -30,10 +44,12 @@ demo: setup
 	@echo
 	@echo "Approve a pending review: $(MG) approve <ID> --by you --reason 'looks good'"
 	@echo "Roll back:                $(MG) rollback --by you --reason 'why'"
+	@echo
+	@echo "Dashboard: http://127.0.0.1:8501  sign in as 'admin' (or 'viewer'), password '$(DEMO_PASSWORD)'"
 	$(MG) up
 
 ## make test: set up and run the whole suite (real Airflow, real SMTP, real browser where relevant).
-test: setup
+test: setup $(CHROMIUM)
 	$(PY) -m pytest -q
 
 test-fast: setup

@@ -17,7 +17,7 @@ from pipeline import auth
 HERE = Path(__file__).parent
 PAGES = HERE / "app_pages"
 
-st.set_page_config(page_title="ModelGate", page_icon="🛡️", layout="wide")
+st.set_page_config(page_title="ModelGate", page_icon=":material/verified_user:", layout="wide")
 
 
 def login() -> None:
@@ -55,18 +55,33 @@ if user is None:
 else:
     monitor = [
         st.Page(
-            PAGES / "overview.py", title="Overview", icon="🏠", url_path="overview", default=True
+            PAGES / "overview.py",
+            title="Overview",
+            icon=":material/home:",
+            url_path="overview",
+            default=True,
         ),
-        st.Page(PAGES / "drift.py", title="Drift", icon="📈", url_path="drift"),
-        st.Page(PAGES / "models.py", title="Models", icon="🧪", url_path="models"),
-        st.Page(PAGES / "audit.py", title="Audit log", icon="📜", url_path="audit"),
+        st.Page(PAGES / "drift.py", title="Drift", icon=":material/monitoring:", url_path="drift"),
+        st.Page(
+            PAGES / "models.py", title="Models", icon=":material/model_training:", url_path="models"
+        ),
+        st.Page(
+            PAGES / "audit.py", title="Audit log", icon=":material/receipt_long:", url_path="audit"
+        ),
     ]
     sections = {"Monitor": monitor}
     if user["role"] == "admin":
         sections["Admin"] = [
-            st.Page(PAGES / "reviews.py", title="Reviews", icon="✅", url_path="reviews"),
-            st.Page(PAGES / "rollback.py", title="Rollback", icon="↩️", url_path="rollback"),
-            st.Page(PAGES / "users.py", title="Users", icon="👥", url_path="users"),
+            st.Page(
+                PAGES / "reviews.py",
+                title="Reviews",
+                icon=":material/fact_check:",
+                url_path="reviews",
+            ),
+            st.Page(
+                PAGES / "rollback.py", title="Rollback", icon=":material/undo:", url_path="rollback"
+            ),
+            st.Page(PAGES / "users.py", title="Users", icon=":material/group:", url_path="users"),
         ]
     page = st.navigation(sections)
     st.session_state["mg_role"] = user["role"]  # for showing links only; writes re-check it

@@ -653,6 +653,54 @@ def _numeric_like(col: Any) -> bool:
     return bool(pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col))
 
 
+DASHBOARD_APP = REPO_DAGS.parent / "dashboard" / "app.py"
+
+
+def dashboard_command(port: int, address: str = "127.0.0.1") -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(DASHBOARD_APP),
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        address,
+        "--browser.gatherUsageStats",
+        "false",
+        "--client.toolbarMode",
+        "minimal",
+    ]
+
+
+def _check_dashboard(cfg: Config) -> None:
+    if not cfg.registry_db.exists():
+        raise ModelGateError(f"No registry at {cfg.registry_db}; run 'modelgate init' first.")
+    with _registry(cfg) as reg:
+        if not any(u["role"] == "admin" and not u["disabled"] for u in reg.users()):
+            print(
+                "No dashboard admin yet: add one with "
+                "'modelgate users add NAME --role admin --password-stdin'.",
+                file=sys.stderr,
+            )
+
+
+def cmd_dashboard(cfg: Config, args: argparse.Namespace) -> int:
+    """Serve the dashboard in the foreground until Ctrl-C."""
+    _check_dashboard(cfg)
+    print(f"Dashboard: http://{args.address}:{args.port}  (Ctrl-C stops it)", flush=True)
+    proc = subprocess.Popen(dashboard_command(args.port, args.address))
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        proc.wait(timeout=30)
+        return 130
+
+
 def cmd_up(cfg: Config, args: argparse.Namespace) -> int:
     """Start the embedded Airflow (standalone) and, when it exists, the dashboard; Ctrl-C stops them."""
     if not cfg.registry_db.exists():
@@ -676,44 +724,26 @@ def cmd_up(cfg: Config, args: argparse.Namespace) -> int:
             af_log,
         )
     )
-    app = REPO_DAGS.parent / "dashboard" / "app.py"
-    if app.exists():
-        st_log = logs / "dashboard.log"
-        procs.append(
-            (
-                "dashboard",
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "streamlit",
-                        "run",
-                        str(app),
-                        "--server.headless",
-                        "true",
-                        "--server.port",
-                        str(args.dashboard_port),
-                        "--server.address",
-                        "127.0.0.1",
-                    ],
-                    env=env,
-                    stdout=st_log.open("wb"),
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                ),
-                st_log,
-            )
+    _check_dashboard(cfg)
+    st_log = logs / "dashboard.log"
+    procs.append(
+        (
+            "dashboard",
+            subprocess.Popen(
+                dashboard_command(args.dashboard_port),
+                env=env,
+                stdout=st_log.open("wb"),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            ),
+            st_log,
         )
+    )
     print(
         f"Airflow (scheduler, DAG processor, API server): http://127.0.0.1:{args.airflow_port}  "
         f"log: {af_log}"
     )
-    if app.exists():
-        print(f"Dashboard: http://127.0.0.1:{args.dashboard_port}")
-    else:
-        print(
-            "Dashboard: not part of this version yet (use 'modelgate status', 'reviews', 'approve')."
-        )
+    print(f"Dashboard: http://127.0.0.1:{args.dashboard_port}  log: {st_log}")
     from pipeline.notify import destination
 
     print(destination(cfg))
@@ -830,7 +860,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser(
-        "up", help="start the embedded Airflow scheduler (and dashboard); Ctrl-C stops"
+        "dashboard", help="serve the dashboard (sign in with a user from 'modelgate users')"
+    )
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument(
+        "--address", default="127.0.0.1", help="interface to listen on (default: this machine only)"
+    )
+
+    p = sub.add_parser(
+        "up", help="start the embedded Airflow scheduler and the dashboard; Ctrl-C stops both"
     )
     p.add_argument("--airflow-port", type=int, default=8080)
     p.add_argument("--dashboard-port", type=int, default=8501)
@@ -855,6 +893,7 @@ COMMANDS = {
     "users": cmd_users,
     "veto": cmd_veto,
     "outbox": cmd_outbox,
+    "dashboard": cmd_dashboard,
     "up": cmd_up,
 }
 

@@ -51,7 +51,7 @@ fig.update_layout(
     height=300,
     margin={"l": 10, "r": 10, "t": 30, "b": 10},
     showlegend=False,
-    yaxis={"type": "log", "title": "score (log)"},
+    yaxis={"title": "score", "rangemode": "tozero"},
 )
 st.subheader("Drift score over time")
 event = st.plotly_chart(fig, key="drift_history", on_select="rerun", selection_mode="points")

@@ -17,6 +17,7 @@ with common.registry() as reg:
     history = reg.champion_history()
     comparisons = reg.comparisons()
     champ = reg.current_champion()
+    latest = reg.runs(limit=1)
     common.auto_refresh(reg)
 
 if not versions:
@@ -28,6 +29,11 @@ st.subheader("Champion history")
 if history:
     frame = pd.DataFrame(history)
     frame["when"] = pd.to_datetime(frame["at"], format="ISO8601", utc=True)
+    if latest:  # the current champion's step runs on to the newest run
+        end = pd.to_datetime(latest[0]["as_of"], format="ISO8601", utc=True)
+        if end > frame["when"].max():
+            tail = frame.iloc[[-1]].assign(when=end, kind="current")
+            frame = pd.concat([frame, tail], ignore_index=True)
     colours = {"promotion": "#2ca02c", "approval": "#1f77b4", "rollback": "#d62728"}
     fig = go.Figure(
         go.Scatter(
@@ -35,14 +41,17 @@ if history:
             y=frame["version"],
             mode="lines+markers",
             line={"shape": "hv", "color": "#999"},
-            marker={"size": 11, "color": [colours.get(k, "#555") for k in frame["kind"]]},
+            marker={
+                "size": [0 if k == "current" else 11 for k in frame["kind"]],
+                "color": [colours.get(k, "#555") for k in frame["kind"]],
+            },
             customdata=frame[["kind", "by", "reason"]],
             hovertemplate="v%{y} — %{customdata[0]} by %{customdata[1]}<br>%{customdata[2]}<extra></extra>",
         )
     )
     fig.update_layout(
         height=260,
-        yaxis_title="champion version",
+        yaxis={"title": "champion version", "dtick": 1},
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
     )
     st.plotly_chart(fig, key="champion_timeline")
@@ -87,7 +96,7 @@ if comparisons:
         format_func=lambda i: (
             f"v{by_id[i]['challenger_version']} vs "
             f"{'v' + str(by_id[i]['champion_version']) if by_id[i]['champion_version'] else 'no champion'}"
-            f" — {common.when(by_id[i]['created_at'])}"
+            f" — holdout to {common.when(by_id[i]['holdout_end'] or by_id[i]['created_at'])}"
         ),
     )
     c = by_id[cid]

@@ -15,7 +15,7 @@ cfg = common.config()
 def next_run(schedule: str) -> str:
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     try:
-        return f"{croniter(schedule, now).get_next(dt.datetime):%Y-%m-%d %H:%M} UTC"
+        return f"{croniter(schedule, now).get_next(dt.datetime):%Y-%m-%d %H:%M}"
     except (ValueError, KeyError):
         return schedule
 
@@ -55,13 +55,15 @@ else:
         f"Since {common.when(champ.since)} — {how.get(champ.kind, champ.kind)} by {champ.by}."
     )
 
-c1, c2, c3, c4 = st.columns(4)
+c1, c2, c3, c4 = st.columns([1, 1, 1.6, 1])
 c1.metric(
     f"Champion {champ.metric or cfg.primary_metric}" if champ else "Champion metric",
     common.num(champ.value) if champ else "—",
 )
 c2.metric("Pending reviews", len(pending))
-c3.metric("Next scheduled retraining", next_run(cfg.schedule))
+c3.metric(
+    "Next scheduled retraining (UTC)", next_run(cfg.schedule), help=f"schedule: {cfg.schedule}"
+)
 c4.metric("Model versions", status["versions"])
 
 if pending or promotions:
@@ -79,7 +81,9 @@ if pending or promotions:
             f"{common.when(p['due_at'])} unless vetoed"
         )
     if st.session_state.get("mg_role") == "admin":
-        st.page_link("app_pages/reviews.py", label="Open the review queue", icon="✅")
+        st.page_link(
+            "app_pages/reviews.py", label="Open the review queue", icon=":material/fact_check:"
+        )
 
 st.subheader("Last runs")
 common.table(
