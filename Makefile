@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_PASSWORD ?= modelgate-demo
 
-.PHONY: setup demo test test-fast bench bench-drift lint clean
+.PHONY: setup demo test test-fast bench bench-drift bench-dashboard lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,9 +55,13 @@ test: setup $(CHROMIUM)
 test-fast: setup
 	$(PY) -m pytest -q -m "not airflow and not slow"
 
-bench: setup
+bench: setup $(CHROMIUM)
 	$(PY) bench/loop.py
 	$(PY) bench/drift.py
+	$(PY) bench/dashboard.py
+
+bench-dashboard: setup $(CHROMIUM)
+	$(PY) bench/dashboard.py
 
 bench-drift: setup
 	$(PY) bench/drift.py

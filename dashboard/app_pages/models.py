@@ -51,7 +51,7 @@ if history:
     )
     fig.update_layout(
         height=260,
-        yaxis={"title": "champion version", "dtick": 1},
+        yaxis={"title": "champion version", "tickformat": "d", "rangemode": "tozero"},
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
     )
     st.plotly_chart(fig, key="champion_timeline")

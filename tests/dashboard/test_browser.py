@@ -23,6 +23,7 @@ pytestmark = pytest.mark.browser
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
+expect.set_options(timeout=20_000)  # 2 cores under load: a rerun can take seconds
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 TIMEOUT_MS = 20_000
@@ -48,7 +49,9 @@ def wait_healthy(url: str, proc: subprocess.Popen, log: Path, seconds: float = 6
     raise AssertionError(f"streamlit did not become healthy: {log.read_text()[-2000:]}")
 
 
-def start_dashboard(home: Path, tmp: Path, **settings: object) -> tuple[str, subprocess.Popen, Path]:
+def start_dashboard(
+    home: Path, tmp: Path, **settings: object
+) -> tuple[str, subprocess.Popen, Path]:
     port = free_port()
     log = tmp / f"streamlit-{port}.log"
     env = {**os.environ, **env_for(home, **{**SETTINGS, **settings})}
