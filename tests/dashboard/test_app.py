@@ -298,3 +298,29 @@ def test_an_admin_cannot_demote_themself(dash_cfg):
     next(b for b in at.button if b.label == "Save role").click()
     at.run()
     assert "cannot demote or disable your own account" in at.error[0].value
+
+
+def test_an_announced_promotion_can_be_vetoed_on_the_reviews_page(dash_cfg):
+    with Registry.open(dash_cfg) as reg:
+        promo = reg.schedule_promotion(
+            run_id="scheduled__2025-06-01",
+            version=6,
+            expected_champion=1,
+            reason="+6% mae",
+            announced_at="2025-06-01T02:00:00",
+            due_at="2025-06-02T02:00:00",
+        )
+    at = goto(sign_in("ada"), "reviews")
+    assert "Version **6** replaces v1 after 2025-06-02 02:00" in texts(at)
+    at.button(key=f"veto_{promo['id']}").click()
+    at.run()
+    at.text_input(key="veto_reason").input("ward 7 data is being fixed")
+    at.run()
+    at.button(key="mg_confirm").click()
+    at.run()
+    assert at.success[0].value == "Vetoed: version 6 will not become champion."
+    with Registry.open(dash_cfg) as reg:
+        (row,) = reg.pending_promotions(None)
+        assert (row["status"], row["decided_by"]) == ("vetoed", "ada")
+        assert reg.apply_due_promotions("2025-06-03T00:00:00") == []
+    assert champion(dash_cfg) == 1

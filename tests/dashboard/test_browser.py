@@ -185,3 +185,24 @@ def test_three_wrong_passwords_get_a_clear_message_each_time(page, dash_cfg):
             time.sleep(0.1)
         assert failures() == attempt
     expect(page.get_by_role("link", name="Overview", exact=True)).to_have_count(0)
+
+
+def test_an_open_page_picks_up_a_decision_made_elsewhere(browser, dash_home, dash_cfg, tmp_path):
+    from registry import Registry
+
+    url, proc, _ = start_dashboard(dash_home, tmp_path, dashboard_refresh_seconds=2)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        page.goto(url)
+        log_in(page, "vic")
+        waiting = page.get_by_role("heading", name="Waiting for a decision")
+        expect(waiting).to_be_visible()
+        with Registry.open(dash_cfg) as reg:  # e.g. another admin, or the CLI
+            reg.reject_review(1, by="carl", reason="not now")
+        expect(waiting).to_have_count(0)  # within the 20 s expect timeout; refresh every 2 s
+        expect(page.get_by_text("Champion: version 1")).to_be_visible()
+    finally:
+        context.close()
+        proc.terminate()
+        proc.wait(timeout=30)
