@@ -11,7 +11,8 @@ Usage:
 ``simulate`` stands in for the scheduler: the retraining DAG on the 1st of each month at 02:00
 (as its schedule), the drift monitor every day at 03:00, and, when the monitor asks for it, a
 retraining run at 03:30 with the monitor's reasons (the monitor's own TriggerDagRunOperator is
-switched off, since no scheduler would execute the run it creates).
+switched off, since no scheduler would execute the run it creates), and while a rollout is live,
+the rollout monitor at 04:00 with a day of demo traffic (conf ``traffic`` requests) first.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any, TextIO
 
 RETRAIN_DEFAULTS = {"force_retrain": False, "data_path": None, "reasons": []}
 MONITOR_DEFAULTS = {"data_path": None, "trigger_retraining": True}
+ROLLOUT_DEFAULTS = {"data_path": None, "requests": 0}
 
 
 def _load_dags() -> dict[str, Any]:
@@ -85,12 +87,18 @@ def main(argv: list[str] | None = None) -> int:
     with args.out.open("a", encoding="utf-8") as out:
         if args.mode == "runs":
             dag = dags[args.dag_id]
-            defaults = RETRAIN_DEFAULTS if args.dag_id == loop.DAG_ID else MONITOR_DEFAULTS
+            defaults = {
+                loop.DAG_ID: RETRAIN_DEFAULTS,
+                loop.DRIFT_DAG_ID: MONITOR_DEFAULTS,
+                loop.ROLLOUT_DAG_ID: ROLLOUT_DEFAULTS,
+            }[args.dag_id]
             for date in args.dates:
                 _run(dag, dt.datetime.fromisoformat(date), {**defaults, **conf}, out)
             return 0
         retrain, monitor = dags[loop.DAG_ID], dags[loop.DRIFT_DAG_ID]
+        rollouts = dags[loop.ROLLOUT_DAG_ID]
         data_path = conf.get("data_path")
+        traffic = int(conf.get("traffic", 2000))
         day = dt.datetime.fromisoformat(args.start).replace(
             hour=0, minute=0, second=0, microsecond=0
         )
@@ -117,8 +125,22 @@ def main(argv: list[str] | None = None) -> int:
                     {**RETRAIN_DEFAULTS, "data_path": data_path, "reasons": reasons},
                     out,
                 )
+            if _rollout_live():
+                _run(
+                    rollouts,
+                    day.replace(hour=4),
+                    {"data_path": data_path, "requests": traffic},
+                    out,
+                )
             day += dt.timedelta(days=1)
     return 0
+
+
+def _rollout_live() -> bool:
+    from dags._common import open_registry
+
+    with open_registry() as reg:
+        return reg.live_rollout() is not None
 
 
 def _requested(monitor_run_id: str) -> list[str]:

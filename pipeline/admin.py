@@ -142,6 +142,74 @@ def veto(reg: Registry, *, username: str | None, promotion_id: int, reason: str)
     return reg.veto_promotion(promotion_id, by=username, reason=reason)
 
 
+# ----------------------------------------------------------------------------- rollouts
+ROLLOUT_CONTROLS = {
+    # action: (expected statuses, event kind, new status, new share: None keeps it)
+    "pause": (("active",), "paused", "paused", None),
+    "resume": (("paused",), "resumed", "active", None),
+    "abort": (("active", "paused"), "aborted", "aborted", 0.0),
+    "promote": (("active", "paused"), "promoted", "promoted", 1.0),
+    "rollback": (("active", "paused"), "rolled_back", "rolled_back", 0.0),
+}
+
+
+def do_rollout_control(
+    cfg: Config, reg: Registry, *, by: str, rollout_id: int, action: str, reason: str
+) -> dict[str, Any]:
+    """Pause, resume, abort, or force-finish (promote / roll back) a rollout; compare-and-set on
+    its status, the champion compare-and-set for a promotion. Notifies."""
+    if action not in ROLLOUT_CONTROLS:
+        raise ConfigError(
+            f"The rollout action must be one of {', '.join(ROLLOUT_CONTROLS)}. Got {action!r}."
+        )
+    if not by.strip() or not reason.strip():
+        raise ConfigError(f"To {action} a rollout give --by and a --reason.")
+    import datetime as dt
+
+    expect, kind, status, share = ROLLOUT_CONTROLS[action]
+    row = reg.transition_rollout(
+        rollout_id,
+        kind=kind,
+        actor=by,
+        reason=reason,
+        at=dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(timespec="seconds"),
+        expect_status=expect,
+        status=status,
+        share=share,
+    )
+    notify(
+        cfg,
+        reg,
+        "rollout_decision",
+        key=f"rollout_{kind}:{rollout_id}:{len(reg.rollout_events(rollout_id))}",
+        rollout_id=rollout_id,
+        action=action,
+        strategy=row["strategy"],
+        share=row["share"],
+        version=row["version"],
+        previous=row["champion_version"],
+        by=by,
+        reason=reason,
+    )
+    return row
+
+
+def rollout_control(
+    cfg: Config,
+    reg: Registry,
+    *,
+    username: str | None,
+    rollout_id: int,
+    action: str,
+    reason: str,
+) -> dict[str, Any]:
+    require(reg, username)
+    assert username is not None
+    return do_rollout_control(
+        cfg, reg, by=username, rollout_id=rollout_id, action=action, reason=reason
+    )
+
+
 # ----------------------------------------------------------------------------- users
 def add_user(
     reg: Registry, *, username: str | None, name: str, role: str, password: str

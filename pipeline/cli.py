@@ -198,6 +198,8 @@ def _drive(cfg: Config, runner_args: list[str], *, total: int, unit_dag: str) ->
                     _progress(units, total, started)
                 if result["dag_id"] == loop.DAG_ID:
                     _summarise(cfg, result)
+                elif result["dag_id"] == loop.ROLLOUT_DAG_ID:
+                    _summarise_rollout(cfg, result)
                 else:
                     _summarise_drift(cfg, result)
             if done:
@@ -246,6 +248,23 @@ def _summarise_drift(cfg: Config, result: dict[str, Any]) -> None:
             f"score {report['drift_score']:.2f}) -> retraining",
             flush=True,
         )
+
+
+def _summarise_rollout(cfg: Config, result: dict[str, Any]) -> None:
+    """A line when the rollout monitor did something (advance, promote, roll back, ...)."""
+    day = result["logical_date"][:10]
+    if result["state"] != "success":
+        print(f"{day}  rollout monitor FAILED (see 'modelgate status')", flush=True)
+        return
+    with _registry(cfg) as reg:
+        for r in reg.rollouts():
+            for e in reg.rollout_events(r["id"]):
+                if e["at"][:10] == day and e["kind"] != "started":
+                    print(
+                        f"{day}  rollout {r['id']} of v{r['version']}: {e['kind']} "
+                        f"(challenger {e['share']:.0%}) - {e['reason']}",
+                        flush=True,
+                    )
 
 
 def _summarise(cfg: Config, result: dict[str, Any]) -> None:
@@ -307,7 +326,7 @@ def cmd_simulate(cfg: Config, args: argparse.Namespace) -> int:
     for k in range(args.months):
         y, m = divmod(start.month - 1 + k, 12)
         dates.append(start.replace(year=start.year + y, month=m + 1))
-    conf: dict[str, Any] = {}
+    conf: dict[str, Any] = {"traffic": args.traffic}
     if args.data:
         conf["data_path"] = str(Path(args.data).resolve())
     _validate(cfg, dates, conf)
@@ -541,6 +560,99 @@ def cmd_users(cfg: Config, args: argparse.Namespace) -> int:
         _table(
             rows, ["username", "role", "disabled", "failed_attempts", "locked_until", "created_at"]
         )
+    )
+    return 0
+
+
+def cmd_rollout(cfg: Config, args: argparse.Namespace) -> int:
+    """list | show ID | pause/resume/abort/promote/rollback ID --by USER --reason TEXT"""
+    from pipeline import admin
+
+    with _registry(cfg) as reg:
+        if args.action == "list":
+            rows = reg.rollouts()
+            if args.json:
+                _print_json(rows)
+                return 0
+            print(
+                _table(
+                    [{**r, "share": f"{r['share']:.0%}"} for r in rows],
+                    [
+                        "id",
+                        "version",
+                        "champion_version",
+                        "strategy",
+                        "status",
+                        "share",
+                        "started_at",
+                        "ended_at",
+                    ],
+                )
+            )
+            return 0
+        if args.id is None:
+            raise ConfigError(f"rollout {args.action} needs the rollout ID.")
+        if args.action == "show":
+            row = reg.get_rollout(args.id)
+            events = reg.rollout_events(args.id)
+            analyses = reg.rollout_analyses(args.id)
+            if args.json:
+                _print_json({**row, "events": events, "analyses": analyses})
+                return 0
+            print(
+                f"Rollout {row['id']}: version {row['version']} against champion "
+                f"v{row['champion_version']}, {row['strategy']}, {row['status']}, challenger share "
+                f"{row['share']:.0%} (seed {row['seed']})."
+            )
+            print(_table(events, ["at", "kind", "share", "actor", "reason"]))
+            if analyses:
+                last = analyses[-1]
+                print(
+                    f"Latest analysis ({last['at']}): n {last['n_champion']} / {last['n_challenger']}, "
+                    f"mean loss {_cell(last['champion_mean'])} / {_cell(last['challenger_mean'])}, "
+                    f"difference {_cell(last['difference'])} [{_cell(last['cs_low'])}, "
+                    f"{_cell(last['cs_high'])}], SRM p {_cell(last['srm_p'])}: {last['action']}."
+                )
+            return 0
+        row = admin.do_rollout_control(
+            cfg,
+            reg,
+            by=args.by or "",
+            rollout_id=args.id,
+            action=args.action,
+            reason=args.reason or "",
+        )
+    print(f"Rollout {row['id']}: {row['status']}, challenger share {row['share']:.0%}.")
+    return 0
+
+
+def cmd_traffic(cfg: Config, args: argparse.Namespace) -> int:
+    """Serve demo traffic through the Router for the live rollout (labels arrive at once)."""
+    from pipeline import loop
+
+    if args.requests < 1:
+        raise ConfigError(f"--requests must be at least 1. Got {args.requests}.")
+    with _registry(cfg) as reg:
+        live = reg.live_rollout()
+        if live is None or live["status"] != "active":
+            raise ModelGateError("No active rollout: there is nothing to split traffic for.")
+        if args.as_of:
+            as_of = _parse_date(args.as_of, "--as-of")
+        else:  # the rollout's own clock: a day after its newest step or traffic
+            last = max(
+                [live["step_started_at"]]
+                + [o["served_at"] for o in reg.rollout_outcomes(live["id"], labelled=False)[-1:]]
+            )
+            as_of = dt.datetime.fromisoformat(last) + dt.timedelta(days=1)
+        ctx = loop.RunContext(
+            run_id=f"traffic__{as_of:%Y-%m-%dT%H:%M}",
+            as_of=as_of,
+            data_path=Path(args.data).resolve() if args.data else None,
+        )
+        served = loop.serve_traffic(cfg, reg, ctx, args.requests)
+    print(
+        f"Served {args.requests} requests at {as_of:%Y-%m-%d %H:%M} for rollout {live['id']}: "
+        f"{served['champion']} champion, {served['challenger']} challenger, all labelled."
     )
     return 0
 
@@ -794,6 +906,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--start", help="first run's month (default for the demo data: a year after demo_start)"
     )
     p.add_argument("--data", help="CSV/Parquet file or folder (overrides data_path)")
+    p.add_argument(
+        "--traffic",
+        type=int,
+        default=2000,
+        help="demo requests per day through the Router while a rollout is live (default 2000)",
+    )
+
+    p = sub.add_parser("rollout", help="list, show, pause, resume, abort or force-finish rollouts")
+    p.add_argument(
+        "action", choices=["list", "show", "pause", "resume", "abort", "promote", "rollback"]
+    )
+    p.add_argument("id", type=int, nargs="?")
+    p.add_argument("--by", help="who (pause/resume/abort/promote/rollback)")
+    p.add_argument("--reason", help="why (pause/resume/abort/promote/rollback)")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("traffic", help="serve demo traffic through the rollout's Router")
+    p.add_argument("action", choices=["simulate"])
+    p.add_argument("--requests", type=int, required=True)
+    p.add_argument(
+        "--as-of", help="serving time (default: a day after the rollout's last step or traffic)"
+    )
+    p.add_argument("--data", help="CSV/Parquet file or folder (overrides data_path)")
 
     for name, helptext in (
         ("status", "champion, counts and the audit chain"),
@@ -893,6 +1028,8 @@ COMMANDS = {
     "users": cmd_users,
     "veto": cmd_veto,
     "outbox": cmd_outbox,
+    "rollout": cmd_rollout,
+    "traffic": cmd_traffic,
     "dashboard": cmd_dashboard,
     "up": cmd_up,
 }

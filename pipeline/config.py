@@ -61,6 +61,13 @@ def _non_negative(x: Any) -> bool:
     return bool(x >= 0)
 
 
+def _percent(x: Any) -> bool:
+    try:
+        return 0 <= float(x) <= 100
+    except ValueError:
+        return False
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "home",
@@ -234,6 +241,66 @@ SETTINGS: tuple[Setting, ...] = (
         _non_negative,
         "a float >= 0",
     ),
+    Setting(
+        "rollout_strategy",
+        "str",
+        "immediate",
+        "How an automatic promotion reaches traffic: `immediate`, `canary`, `gradual`, `ab` or "
+        "`shadow` (the first champion is always immediate).",
+        lambda x: x in ("immediate", "canary", "gradual", "ab", "shadow"),
+        "one of immediate, canary, gradual, ab, shadow",
+    ),
+    Setting(
+        "rollout_steps",
+        "list",
+        None,
+        "Challenger shares in percent: the steps of a canary or gradual rollout (ending at 100), "
+        "the split of an A/B test. Default: canary 5,100; gradual 10,25,50,100; ab 50.",
+        lambda x: all(_percent(v) for v in x),
+        "percentages between 0 and 100, comma-separated",
+        optional=True,
+    ),
+    Setting(
+        "rollout_min_step_hours",
+        "float",
+        24.0,
+        "Minimum time a rollout step is held before it may advance.",
+        _non_negative,
+        "a float >= 0",
+    ),
+    Setting(
+        "rollout_min_samples",
+        "int",
+        500,
+        "Labelled outcomes per arm before a rollout may decide anything.",
+        _positive,
+        "an int > 0",
+    ),
+    Setting(
+        "rollout_max_hours",
+        "float",
+        336.0,
+        "A rollout without a decision by then ends and the champion stays.",
+        _positive,
+        "a float > 0",
+    ),
+    Setting(
+        "rollout_margin",
+        "float",
+        0.02,
+        "Relative improvement in mean loss by which an A/B or shadow challenger must win.",
+        _unit,
+        "a float in (0, 1)",
+    ),
+    Setting(
+        "rollout_shadow_share",
+        "float",
+        0.2,
+        "Share of requests a shadow challenger scores (silently).",
+        _unit,
+        "a float in (0, 1)",
+    ),
+    Setting("rollout_schedule", "str", "@hourly", "Cron schedule of the rollout monitor DAG."),
     Setting(
         "review_ttl_days",
         "int",
@@ -491,6 +558,14 @@ class Config:
     require_approval: bool
     metric_floor: float | None
     promotion_notice_hours: float
+    rollout_strategy: str
+    rollout_steps: tuple[str, ...] | None
+    rollout_min_step_hours: float
+    rollout_min_samples: int
+    rollout_max_hours: float
+    rollout_margin: float
+    rollout_shadow_share: float
+    rollout_schedule: str
     review_ttl_days: int
     approvals_required: int
     bootstrap_resamples: int
@@ -534,6 +609,22 @@ class Config:
     def higher_is_better(self) -> bool:
         """Scikit-learn naming: ``*_error``/``*_loss`` style metrics are lower-is-better."""
         return metric_higher_is_better(self.primary_metric)
+
+    def rollout_plan(self, strategy: str | None = None) -> Any:
+        """The rollout plan these settings describe (``pipeline.rollout.Plan``)."""
+        from pipeline.rollout import Plan
+
+        steps = [float(v) / 100 for v in self.rollout_steps] if self.rollout_steps else None
+        return Plan.make(
+            strategy or self.rollout_strategy,
+            steps,
+            min_step_hours=self.rollout_min_step_hours,
+            min_samples=self.rollout_min_samples,
+            max_hours=self.rollout_max_hours,
+            margin=self.rollout_margin,
+            alpha=self.alpha,
+            shadow_share=self.rollout_shadow_share,
+        )
 
     def drift_thresholds(self) -> Any:
         from pipeline.drift import DriftThresholds
@@ -730,7 +821,16 @@ def load_config(
         )
     for name in ("demo_start", "demo_data_drift_date", "demo_concept_drift_date"):
         _check_date(SETTINGS_BY_NAME[name], values[name], raw[name][1])
-    for name in ("schedule", "drift_schedule"):
+    steps = [float(v) for v in values["rollout_steps"] or ()]
+    ramp = values["rollout_strategy"] in ("canary", "gradual")
+    if ramp and steps and (steps != sorted(set(steps)) or steps[-1] != 100):
+        raise _bad(
+            SETTINGS_BY_NAME["rollout_steps"],
+            values["rollout_steps"],
+            raw["rollout_steps"][1],
+            f"increasing percentages ending at 100 for a {values['rollout_strategy']} rollout",
+        )
+    for name in ("schedule", "drift_schedule", "rollout_schedule"):
         if len(values[name].split()) not in (5, 6) and not values[name].startswith("@"):
             raise _bad(
                 SETTINGS_BY_NAME[name],

@@ -15,18 +15,21 @@ import numpy as np
 
 from pipeline import data as data_mod
 from pipeline import drift as drift_mod
-from pipeline import evaluation, training
+from pipeline import evaluation, rollout, training
 from pipeline.config import Config
-from pipeline.errors import ModelGateError
+from pipeline.errors import Conflict, ModelGateError
 from pipeline.notify import flush, notify
 from pipeline.policy import Policy, decide
 from pipeline.triggers import evaluate_triggers
+
+PIPELINE = "pipeline"  # the actor of automatic decisions (as in the registry)
 
 if TYPE_CHECKING:  # the registry is passed in; pipeline never imports it at run time
     from registry.store import Registry
 
 DAG_ID = "scheduled_retraining_with_gated_promotion"
 DRIFT_DAG_ID = "drift_monitor"
+ROLLOUT_DAG_ID = "rollout_monitor"
 MONITOR_TRIGGERS = ("data_drift", "concept_drift", "performance", "data_volume")
 
 
@@ -243,6 +246,8 @@ def promote(
             **facts,
         )
         return {"promoted": None, "scheduled": row["id"], "due_at": row["due_at"], "changed": False}
+    if cfg.rollout_strategy != "immediate" and expected_champion is not None:
+        return start_rollout(cfg, reg, ctx, version, expected_champion)
     notify(cfg, reg, "promotion_pending", key=f"promotion_pending:{ctx.run_id}", **facts)
     changed = reg.promote(
         version=version,
@@ -252,6 +257,212 @@ def promote(
         reason=_reasons(reg, ctx),
     )
     return {"promoted": version, "previous": expected_champion, "changed": changed}
+
+
+def start_rollout(
+    cfg: Config, reg: Registry, ctx: RunContext, version: int, expected_champion: int
+) -> dict[str, Any]:
+    """Instead of promoting at once, start a rollout of the challenger against the champion (the
+    rollout monitor promotes or rolls back). A retry finds the rollout already started."""
+    plan = cfg.rollout_plan()
+    share = 0.0 if plan.strategy == "shadow" else plan.steps[0]
+    row = reg.start_rollout(
+        run_id=ctx.run_id,
+        version=version,
+        expected_champion=expected_champion,
+        strategy=plan.strategy,
+        plan=plan.to_dict(),
+        share=share,
+        at=ctx.as_of_iso,
+    )
+    notify(
+        cfg,
+        reg,
+        "rollout_decision",
+        key=f"rollout_started:{row['id']}",
+        rollout_id=row["id"],
+        action="started",
+        strategy=plan.strategy,
+        share=share,
+        version=version,
+        previous=expected_champion,
+        run_id=ctx.run_id,
+    )
+    return {"promoted": None, "rollout": row["id"], "changed": False}
+
+
+def _losses(task: str, predictions: np.ndarray, actual: np.ndarray) -> np.ndarray:
+    """Per-request loss: absolute error (regression) or 1 - correct (classification)."""
+    if task == "classification":
+        return np.asarray((predictions >= 0.5) != (actual >= 0.5), dtype=float)
+    return np.asarray(np.abs(predictions - actual), dtype=float)
+
+
+def analyse_rollout(cfg: Config, reg: Registry, row: dict[str, Any], as_of: dt.datetime) -> Any:
+    """The rollout's analysis and decision from its labelled outcomes so far."""
+    plan = rollout.Plan.from_dict(row["plan"])
+    outcomes = reg.rollout_outcomes(row["id"])
+    variant = np.array([o["variant"] for o in outcomes], dtype=object)
+    pred = np.array([o["prediction"] for o in outcomes], dtype=float)
+    actual = np.array([o["actual"] for o in outcomes], dtype=float)
+    if plan.strategy == "shadow":
+        shadow = np.array(
+            [
+                np.nan if o["shadow_prediction"] is None else o["shadow_prediction"]
+                for o in outcomes
+            ],
+            dtype=float,
+        )
+        both = ~np.isnan(shadow)
+        analysis = rollout.analyse(
+            _losses(cfg.task, pred[both], actual[both]),
+            _losses(cfg.task, shadow[both], actual[both]),
+            plan=plan,
+            share=plan.shadow_share,
+            paired=True,
+        )
+    else:
+        units = reg.rollout_units(row["id"], int(row["step_index"]))
+        on = variant == "challenger"
+        analysis = rollout.analyse(
+            _losses(cfg.task, pred[~on], actual[~on]),
+            _losses(cfg.task, pred[on], actual[on]),
+            plan=plan,
+            share=float(row["share"]),
+            champion_units=units["champion"],
+            challenger_units=units["challenger"],
+        )
+
+    def hours(since: str) -> float:
+        return (as_of - dt.datetime.fromisoformat(since)).total_seconds() / 3600
+
+    decision = rollout.decide(
+        analysis,
+        plan,
+        step_index=int(row["step_index"]),
+        step_hours=hours(row["step_started_at"]),
+        total_hours=hours(row["started_at"]),
+    )
+    return analysis, decision
+
+
+_TRANSITIONS = {
+    # action: (event kind, new status)
+    "advance": ("advanced", None),
+    "promote": ("promoted", "promoted"),
+    "rollback": ("rolled_back", "rolled_back"),
+    "halt": ("halted", "halted"),
+    "expire": ("expired", "expired"),
+}
+
+
+def monitor_rollout(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
+    """Analyse the live rollout, record the analysis and act on its decision (advance a step,
+    promote, roll back, halt on a sample-ratio mismatch, expire), each a compare-and-set."""
+    row = reg.live_rollout()
+    if row is None:
+        return {"rollout": None, "action": None}
+    if row["status"] == "paused":
+        return {"rollout": row["id"], "action": "paused"}
+    analysis, decision = analyse_rollout(cfg, reg, row, ctx.as_of)
+    record = {
+        "step_index": row["step_index"],
+        "share": row["share"],
+        "n_champion": analysis.champion.n,
+        "n_challenger": analysis.challenger.n,
+        "champion_mean": analysis.champion.mean,
+        "challenger_mean": analysis.challenger.mean,
+        "difference": analysis.difference,
+        "cs_low": _finite(analysis.cs_low),
+        "cs_high": _finite(analysis.cs_high),
+        "srm_p": analysis.srm_p,
+        "action": decision.action,
+        "reason": decision.reason,
+    }
+    if not reg.record_rollout_analysis(row["id"], run_id=ctx.run_id, at=ctx.as_of_iso, row=record):
+        return {"rollout": row["id"], "action": "already analysed"}  # a retried task
+    if decision.action == "continue":
+        return {"rollout": row["id"], "action": "continue", "reason": decision.reason}
+    kind, status = _TRANSITIONS[decision.action]
+    plan = rollout.Plan.from_dict(row["plan"])
+    step = int(row["step_index"]) + 1 if decision.action == "advance" else None
+    share = decision.next_share if decision.action in ("advance", "promote") else 0.0
+    try:
+        after = reg.transition_rollout(
+            row["id"],
+            kind=kind,
+            actor=PIPELINE,
+            reason=decision.reason,
+            at=ctx.as_of_iso,
+            expect_step=int(row["step_index"]),
+            status=status,
+            step_index=step,
+            share=share,
+        )
+    except Conflict as exc:
+        if decision.action != "promote":
+            raise
+        # The champion moved since the rollout started: end it without promoting.
+        after = reg.transition_rollout(
+            row["id"],
+            kind="aborted",
+            actor=PIPELINE,
+            reason=f"not promoted: {exc}",
+            at=ctx.as_of_iso,
+            expect_step=int(row["step_index"]),
+            status="aborted",
+            share=0.0,
+        )
+        decision = rollout.RolloutDecision(action="abort", reason=str(exc))
+    notify(
+        cfg,
+        reg,
+        "rollout_decision",
+        key=f"rollout_{kind}:{row['id']}:{ctx.run_id}",
+        rollout_id=row["id"],
+        action=decision.action,
+        strategy=plan.strategy,
+        share=after["share"],
+        version=row["version"],
+        previous=row["champion_version"],
+        reason=decision.reason,
+        run_id=ctx.run_id,
+    )
+    return {"rollout": row["id"], "action": decision.action, "reason": decision.reason}
+
+
+def serve_traffic(
+    cfg: Config, reg: Registry, ctx: RunContext, requests: int, *, window_days: int = 30
+) -> dict[str, int]:
+    """Demo traffic: ``requests`` rows drawn (seeded by the run) from the labelled data of the
+    last ``window_days`` before ``as_of``, served through the Router and labelled at once.
+    Request ids are keyed by the run, so a retried task serves nothing twice."""
+    from pipeline.router import Router
+
+    if requests <= 0 or reg.live_rollout() is None:
+        return {"champion": 0, "challenger": 0}
+    ds = load_data(cfg, reg, ctx.data_path)
+    ts = ds.frame[ds.schema.timestamp]
+    window = ds.frame.loc[
+        (ts >= ctx.as_of - dt.timedelta(days=window_days)) & (ts < ctx.as_of)
+    ].dropna(subset=[ds.schema.target])
+    if window.empty:
+        raise ModelGateError(
+            f"{ds.source}: no labelled rows in the {window_days} days before {ctx.as_of:%Y-%m-%d} "
+            "to serve as traffic."
+        )
+    seed = int.from_bytes(ctx.run_id.encode()[-8:].rjust(8, b"\0"), "little") % 2**32
+    rows = window.sample(n=requests, replace=True, random_state=seed).reset_index(drop=True)
+    ids = [f"{ctx.run_id}:{i}" for i in range(requests)]
+    with Router(cfg, reg) as router:
+        _, variants = router.predict_frame(rows, ids, served_at=ctx.as_of_iso)
+        for request_id, actual in zip(ids, rows[ds.schema.target], strict=True):
+            router.record_label(request_id, float(actual), at=ctx.as_of_iso)
+    return {v: int((variants == v).sum()) for v in ("champion", "challenger")}
+
+
+def _finite(x: float | None) -> float | None:
+    return None if x is None or not np.isfinite(x) else float(x)
 
 
 REVIEW_WARNING = dt.timedelta(days=2)

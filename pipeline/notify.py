@@ -103,6 +103,10 @@ def subject_for(event: str, f: dict[str, Any]) -> str:
         return f"Rolled back to version {v} from version {f.get('previous')}"
     if event == "review_expiring":
         return f"Review expiring: version {v} ({_pct(f.get('relative_improvement'))} {m}) expires {str(f.get('expires_at'))[:10]}"
+    if event == "rollout_decision":
+        share = f.get("share")
+        at = f" at {float(share):.0%}" if share is not None else ""
+        return f"Rollout {f.get('rollout_id')}: {f.get('action')} version {v}{at}"
     if event == "pipeline_failed":
         return f"Pipeline failed: {f.get('dag_id', '')} {f.get('task_id') or ''}".rstrip()
     if event == "test":
@@ -133,6 +137,10 @@ _LABELS = {
     "expires_at": "Expires",
     "due_at": "Applies at",
     "promotion_id": "Veto with",
+    "rollout_id": "Rollout",
+    "action": "Action",
+    "share": "Challenger share",
+    "strategy": "Strategy",
 }
 
 

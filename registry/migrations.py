@@ -303,3 +303,74 @@ def m006_review_approvals(db: Database) -> None:
         ALTER TABLE drift_scores ADD COLUMN distribution TEXT;
         """,
     )
+
+
+@migrations()
+def m007_rollouts(db: Database) -> None:
+    """Rollouts, their event history, served predictions with delayed labels, and analyses."""
+    _execute_script(
+        db,
+        """
+        CREATE TABLE rollouts (
+            id INTEGER PRIMARY KEY,
+            run_id TEXT UNIQUE,
+            version INTEGER NOT NULL REFERENCES model_versions(version),
+            champion_version INTEGER NOT NULL REFERENCES model_versions(version),
+            strategy TEXT NOT NULL,
+            plan TEXT NOT NULL,
+            seed TEXT NOT NULL,
+            step_index INTEGER NOT NULL DEFAULT 0,
+            share REAL NOT NULL,
+            status TEXT NOT NULL CHECK (status IN
+                ('active', 'paused', 'promoted', 'rolled_back', 'aborted', 'halted', 'expired')),
+            started_at TEXT NOT NULL,
+            step_started_at TEXT NOT NULL,
+            ended_at TEXT,
+            reason TEXT
+        );
+        -- At most one live (active or paused) rollout.
+        CREATE UNIQUE INDEX rollouts_one_live ON rollouts((status IN ('active', 'paused')))
+            WHERE status IN ('active', 'paused');
+        CREATE TABLE rollout_events (
+            id INTEGER PRIMARY KEY,
+            rollout_id INTEGER NOT NULL REFERENCES rollouts(id),
+            at TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            share REAL NOT NULL,
+            actor TEXT NOT NULL,
+            reason TEXT NOT NULL
+        );
+        CREATE TABLE rollout_outcomes (
+            rollout_id INTEGER NOT NULL REFERENCES rollouts(id),
+            request_id TEXT NOT NULL,
+            unit TEXT NOT NULL,
+            variant TEXT NOT NULL CHECK (variant IN ('champion', 'challenger')),
+            step_index INTEGER NOT NULL,
+            prediction REAL NOT NULL,
+            shadow_prediction REAL,
+            actual REAL,
+            served_at TEXT NOT NULL,
+            labelled_at TEXT,
+            PRIMARY KEY (rollout_id, request_id)
+        );
+        CREATE TABLE rollout_analyses (
+            id INTEGER PRIMARY KEY,
+            rollout_id INTEGER NOT NULL REFERENCES rollouts(id),
+            run_id TEXT NOT NULL,
+            at TEXT NOT NULL,
+            step_index INTEGER NOT NULL,
+            share REAL NOT NULL,
+            n_champion INTEGER NOT NULL,
+            n_challenger INTEGER NOT NULL,
+            champion_mean REAL,
+            challenger_mean REAL,
+            difference REAL,
+            cs_low REAL,
+            cs_high REAL,
+            srm_p REAL,
+            action TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            UNIQUE (rollout_id, run_id)
+        );
+        """,
+    )

@@ -1,0 +1,62 @@
+"""Rollout monitor: analyse the live rollout every hour and act on what the evidence says.
+
+serve_traffic -> analyse_and_act. The first task only does something when the run's conf asks for
+demo traffic (``requests`` > 0): it drives the data through the Router so that a demo rollout has
+outcomes. The second analyses every labelled outcome (per-variant error, a sample-ratio check and
+an always-valid confidence sequence), records the analysis and advances a step, promotes, rolls
+back, halts or expires the rollout through the registry's compare-and-set, with a notification.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pendulum
+from airflow.sdk import Param, dag, get_current_context, task
+
+from dags._common import default_args, on_failure, open_registry, run_context
+from pipeline import loop
+from pipeline.config import load_config
+
+DAG_ID = loop.ROLLOUT_DAG_ID
+_cfg = load_config()  # parse-time settings only: schedule, queue, retries
+
+
+@dag(
+    dag_id=DAG_ID,
+    description="Hourly analysis of the live rollout: advance, promote, roll back, halt or expire.",
+    schedule=_cfg.rollout_schedule,
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["modelgate"],
+    params={
+        "data_path": Param(
+            None, type=["null", "string"], description="CSV/Parquet file or folder."
+        ),
+        "requests": Param(
+            0, type="integer", minimum=0, description="Demo traffic to serve before the analysis."
+        ),
+    },
+    default_args=default_args(_cfg),
+    on_failure_callback=on_failure,
+)
+def rollout_monitor() -> None:
+    @task(queue=_cfg.queue)
+    def serve_traffic(params: dict[str, Any] | None = None) -> dict[str, int]:
+        cfg = load_config()
+        ctx = run_context(get_current_context(), DAG_ID)
+        with open_registry(cfg) as reg:
+            return loop.serve_traffic(cfg, reg, ctx, int((params or {}).get("requests") or 0))
+
+    @task(queue=_cfg.queue)
+    def analyse_and_act(served: dict[str, int]) -> dict[str, Any]:
+        cfg = load_config()
+        ctx = run_context(get_current_context(), DAG_ID)
+        with open_registry(cfg) as reg:
+            return loop.monitor_rollout(cfg, reg, ctx)
+
+    analyse_and_act(serve_traffic())
+
+
+rollout_monitor()

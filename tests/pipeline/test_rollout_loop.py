@@ -1,0 +1,172 @@
+"""Rollouts end to end without Airflow: a gradual rollout that completes, an A/B test that rolls a
+worse model back, SRM halting, the Router's stickiness and shadow logging, retries and controls."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import numpy as np
+import pytest
+
+from pipeline import admin, loop
+from pipeline.config import load_config
+from pipeline.errors import Conflict
+from pipeline.router import Router
+from registry import Registry
+from tests.dashboard.seed import env_for, populate
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    home = tmp_path_factory.mktemp("rollout-seed") / "mg"
+    populate(home, review_ttl_days=60)
+    return home
+
+
+def _home(seeded, tmp_path, **settings):
+    home = tmp_path / "mg"
+    shutil.copytree(seeded, home)
+    cfg = load_config(env=env_for(home, review_ttl_days=60, **settings), path="/dev/null")
+    return cfg, Registry.open(cfg)
+
+
+def _day(reg, cfg, when: dt.datetime, requests: int = 6000) -> dict:
+    ctx = loop.RunContext(
+        run_id=f"rollout__{when:%Y-%m-%dT%H}", dag_id=loop.ROLLOUT_DAG_ID, as_of=when
+    )
+    loop.serve_traffic(cfg, reg, ctx, requests)
+    return loop.monitor_rollout(cfg, reg, ctx)
+
+
+def _start(cfg, reg, version=6, champion=1, when=dt.datetime(2025, 6, 1, 2)):
+    ctx = loop.RunContext(run_id=f"scheduled__{when:%Y-%m-%d}", as_of=when)
+    return loop.start_rollout(cfg, reg, ctx, version, champion)["rollout"]
+
+
+def test_an_automatic_promotion_starts_a_rollout_instead(seeded, tmp_path):
+    cfg, reg = _home(seeded, tmp_path, rollout_strategy="gradual")
+    with reg:
+        ctx = loop.RunContext(run_id="scheduled__2025-06-01", as_of=dt.datetime(2025, 6, 1, 2))
+        result = loop.promote(cfg, reg, ctx, 6, 1)
+        assert result == {"promoted": None, "rollout": 1, "changed": False}
+        assert loop.promote(cfg, reg, ctx, 6, 1) == result  # a retried task
+        assert reg.current_champion().version == 1
+        (row,) = reg.rollouts()
+        assert (row["status"], row["share"], row["seed"]) == ("active", 0.1, "rollout-1")
+
+
+def test_a_gradual_rollout_ramps_and_completes(seeded, tmp_path):
+    cfg, reg = _home(seeded, tmp_path, rollout_strategy="gradual")
+    with reg:
+        rid = _start(cfg, reg)
+        actions = [_day(reg, cfg, dt.datetime(2025, 6, d, 4))["action"] for d in (2, 3, 4)]
+        assert actions == ["advance", "advance", "promote"]
+        assert [e["share"] for e in reg.rollout_events(rid)] == [0.1, 0.25, 0.5, 1.0]
+        assert reg.get_rollout(rid)["status"] == "promoted"
+        champ = reg.current_champion()
+        assert (champ.version, champ.kind) == (6, "promotion")
+        assert len(reg.rollout_analyses(rid)) == 3
+        assert [e["event"] for e in reg.outbox(limit=10)][:1] == ["rollout_decision"]
+        # A day later nothing is live: the monitor has nothing to do.
+        assert _day(reg, cfg, dt.datetime(2025, 6, 5, 4))["rollout"] is None
+
+
+def test_an_ab_test_rolls_a_worse_challenger_back(seeded, tmp_path):
+    cfg, reg = _home(seeded, tmp_path, rollout_strategy="ab", rollout_min_samples=300)
+    with reg:
+        admin.decide_approval(cfg, reg, by="ada", review_id=1, reason="june model")  # v6 champion
+        rid = _start(cfg, reg, version=2, champion=6, when=dt.datetime(2025, 6, 10, 2))
+        for d in range(11, 25):
+            result = _day(reg, cfg, dt.datetime(2025, 6, d, 4), requests=4000)
+            if result["action"] != "continue":
+                break
+        assert result["action"] == "rollback", result
+        assert reg.get_rollout(rid)["status"] == "rolled_back"
+        assert reg.current_champion().version == 6
+        last = reg.rollout_analyses(rid)[-1]
+        assert last["cs_high"] < 0 and last["challenger_mean"] > last["champion_mean"]
+
+
+def test_a_sample_ratio_mismatch_halts_the_rollout(seeded, tmp_path):
+    cfg, reg = _home(seeded, tmp_path, rollout_strategy="ab")
+    with reg:
+        rid = _start(cfg, reg)
+        rows = [
+            (
+                f"r{i}",
+                f"u{i}",
+                "champion" if i < 10_000 else "challenger",
+                0,
+                1.0,
+                None,
+                "2025-06-01T05:00:00",
+            )
+            for i in range(20_500)
+        ]
+        reg.record_outcomes(rid, rows)
+        reg.record_labels(rid, [(f"r{i}", 1.0, "2025-06-01T05:00:00") for i in range(20_500)])
+        result = _day(reg, cfg, dt.datetime(2025, 6, 2, 4), requests=0)
+        assert result["action"] == "halt" and "sample ratio mismatch" in result["reason"]
+        assert reg.get_rollout(rid)["status"] == "halted"
+        assert reg.current_champion().version == 1
+
+
+def test_the_router_is_sticky_and_shadow_only_logs(seeded, tmp_path):
+    cfg, reg = _home(seeded, tmp_path, rollout_strategy="shadow")
+    with reg:
+        rid = _start(cfg, reg)
+        ds = loop.load_data(cfg, reg, None)
+        rows = ds.frame.iloc[-200:].reset_index(drop=True)
+        with Router(cfg, reg) as router:
+            pred, variant = router.predict_frame(rows, [f"q{i}" for i in range(200)])
+            one, who = router.predict("q-single", rows.iloc[0].to_dict())
+        assert one == pytest.approx(pred[0])  # the same row, the same champion
+        assert set(variant) == {"champion"} and who == "champion"
+        outcomes = reg.rollout_outcomes(rid, labelled=False)
+        shadowed = [o for o in outcomes if o["shadow_prediction"] is not None]
+        assert len(outcomes) == 201 and 0.1 < len(shadowed) / 201 < 0.3
+        champion_only = Router(cfg, reg)  # the champion's own predictions are what was served
+        assert np.allclose(pred, champion_only._predict(1, rows))
+
+
+def test_pausing_serves_the_champion_and_controls_are_compare_and_set(seeded, tmp_path):
+    cfg, reg = _home(seeded, tmp_path, rollout_strategy="ab")
+    with reg:
+        rid = _start(cfg, reg)
+        admin.do_rollout_control(cfg, reg, by="ada", rollout_id=rid, action="pause", reason="look")
+        with pytest.raises(Conflict, match="is paused at step 1 .50%.; 'paused' needs it active"):
+            admin.do_rollout_control(
+                cfg, reg, by="carl", rollout_id=rid, action="pause", reason="x"
+            )
+        router = Router(cfg, reg)
+        units = [f"u{i}" for i in range(1000)]
+        assert set(router.variants(units)) == {"champion"}
+        assert _day(reg, cfg, dt.datetime(2025, 6, 2, 4), requests=0)["action"] == "paused"
+        admin.do_rollout_control(cfg, reg, by="ada", rollout_id=rid, action="resume", reason="ok")
+        assert 0.45 < (Router(cfg, reg).variants(units) == "challenger").mean() < 0.55
+        admin.do_rollout_control(cfg, reg, by="ada", rollout_id=rid, action="promote", reason="go")
+        assert reg.current_champion().version == 6
+        with pytest.raises(admin.Forbidden):
+            admin.rollout_control(
+                cfg, reg, username="vic", rollout_id=rid, action="abort", reason="x"
+            )
+
+
+def test_a_retried_monitor_task_decides_once(seeded, tmp_path):
+    cfg, reg = _home(seeded, tmp_path, rollout_strategy="gradual")
+    with reg:
+        rid = _start(cfg, reg)
+        when = dt.datetime(2025, 6, 2, 4)
+        first = _day(reg, cfg, when)
+        again = _day(reg, cfg, when)
+        assert first["action"] == "advance" and again["action"] == "already analysed"
+        assert len(reg.rollout_events(rid)) == 2 and reg.get_rollout(rid)["share"] == 0.25
+
+
+def test_only_one_live_rollout(seeded, tmp_path):
+    cfg, reg = _home(seeded, tmp_path, rollout_strategy="ab")
+    with reg:
+        _start(cfg, reg)
+        with pytest.raises(Conflict, match="is still live"):
+            _start(cfg, reg, version=5, when=dt.datetime(2025, 6, 2, 2))
