@@ -135,7 +135,9 @@ def test_pausing_serves_the_champion_and_controls_are_compare_and_set(seeded, tm
     with reg:
         rid = _start(cfg, reg)
         admin.do_rollout_control(cfg, reg, by="ada", rollout_id=rid, action="pause", reason="look")
-        with pytest.raises(Conflict, match="is paused at step 1 .50%.; 'paused' needs it active"):
+        with pytest.raises(
+            Conflict, match=r"is paused at step 1 \(50%\); 'paused' needs it active"
+        ):
             admin.do_rollout_control(
                 cfg, reg, by="carl", rollout_id=rid, action="pause", reason="x"
             )
