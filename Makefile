@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_PASSWORD ?= modelgate-demo
 
-.PHONY: setup demo test test-fast bench bench-drift bench-dashboard lint clean
+.PHONY: setup demo test test-fast bench bench-drift bench-rollout bench-dashboard lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,8 @@ $(CHROMIUM):
 
 ## make demo: set up, initialise, simulate 12 months of real Airflow runs, add demo users, then start
 ## the scheduler and the dashboard.
+# The demo rolls promotions out gradually (10 -> 25 -> 50 -> 100%) so the Rollouts page has a story.
+demo: export MODELGATE_ROLLOUT_STRATEGY ?= gradual
 demo: setup
 	$(MG) init
 	@if $(MG) status --json | grep -q '"runs": 0'; then \
@@ -58,7 +60,11 @@ test-fast: setup
 bench: setup $(CHROMIUM)
 	$(PY) bench/loop.py
 	$(PY) bench/drift.py
+	$(PY) bench/rollout.py
 	$(PY) bench/dashboard.py
+
+bench-rollout: setup
+	$(PY) bench/rollout.py
 
 bench-dashboard: setup $(CHROMIUM)
 	$(PY) bench/dashboard.py

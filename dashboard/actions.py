@@ -110,3 +110,15 @@ def change_user(cfg: Config, username: str | None, name: str, **change: Any) -> 
         lambda reg: admin.change_user(reg, username=username, name=name, **change),
         lambda u: f"{u['username']}: {what}.",
     )
+
+
+def rollout_control(
+    cfg: Config, username: str | None, rollout_id: int, action: str, reason: str
+) -> Outcome:
+    return _run(
+        cfg,
+        lambda reg: admin.rollout_control(
+            cfg, reg, username=username, rollout_id=rollout_id, action=action, reason=reason
+        ),
+        lambda r: f"Rollout {rollout_id}: {r['status']}, challenger share {r['share']:.0%}.",
+    )

@@ -66,6 +66,12 @@ else:
             PAGES / "models.py", title="Models", icon=":material/model_training:", url_path="models"
         ),
         st.Page(
+            PAGES / "rollouts.py",
+            title="Rollouts",
+            icon=":material/alt_route:",
+            url_path="rollouts",
+        ),
+        st.Page(
             PAGES / "audit.py", title="Audit log", icon=":material/receipt_long:", url_path="audit"
         ),
     ]

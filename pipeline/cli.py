@@ -909,8 +909,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--traffic",
         type=int,
-        default=2000,
-        help="demo requests per day through the Router while a rollout is live (default 2000)",
+        default=5000,
+        help="demo requests per day through the Router while a rollout is live (default 5000)",
     )
 
     p = sub.add_parser("rollout", help="list, show, pause, resume, abort or force-finish rollouts")

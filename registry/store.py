@@ -1117,9 +1117,11 @@ class Registry:
                 return False
             db.execute(
                 "INSERT INTO rollout_analyses (rollout_id, run_id, at, step_index, share, n_champion, "
-                "n_challenger, champion_mean, challenger_mean, difference, cs_low, cs_high, srm_p, action, "
-                "reason) VALUES (:rollout_id, :run_id, :at, :step_index, :share, :n_champion, :n_challenger, "
-                ":champion_mean, :challenger_mean, :difference, :cs_low, :cs_high, :srm_p, :action, :reason)",
+                "n_challenger, champion_mean, champion_low, champion_high, challenger_mean, challenger_low, "
+                "challenger_high, difference, cs_low, cs_high, srm_p, action, reason) VALUES (:rollout_id, "
+                ":run_id, :at, :step_index, :share, :n_champion, :n_challenger, :champion_mean, :champion_low, "
+                ":champion_high, :challenger_mean, :challenger_low, :challenger_high, :difference, :cs_low, "
+                ":cs_high, :srm_p, :action, :reason)",
                 {**row, "rollout_id": rollout_id, "run_id": run_id, "at": at},
             )
             audit.append(

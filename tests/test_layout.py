@@ -41,6 +41,8 @@ def test_pipeline_imports_no_airflow_streamlit_sql_or_registry():
         "pipeline.cli",
         "pipeline.admin",
         "pipeline.auth",
+        "pipeline.rollout",
+        "pipeline.router",
     ]
     loaded = _modules_after_import(", ".join(names))
     forbidden = {

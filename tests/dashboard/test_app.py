@@ -3,6 +3,8 @@ and the writes (approve, reject, two-person rule, rollback, users) through the r
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -15,6 +17,7 @@ PAGES = {
     "overview": "Overview",
     "drift": "Drift",
     "models": "Models",
+    "rollouts": "Rollouts",
     "audit": "Audit log",
     "reviews": "Reviews",
     "rollback": "Rollback",
@@ -324,3 +327,50 @@ def test_an_announced_promotion_can_be_vetoed_on_the_reviews_page(dash_cfg):
         assert (row["status"], row["decided_by"]) == ("vetoed", "ada")
         assert reg.apply_due_promotions("2025-06-03T00:00:00") == []
     assert champion(dash_cfg) == 1
+
+
+def _with_rollout(cfg) -> int:
+    import datetime as dt
+
+    from pipeline import loop
+
+    gradual = dataclasses.replace(cfg, rollout_strategy="gradual")
+    with Registry.open(cfg) as reg:
+        ctx = loop.RunContext(run_id="scheduled__2025-06-01", as_of=dt.datetime(2025, 6, 1, 2))
+        rid = loop.start_rollout(gradual, reg, ctx, 6, 1)["rollout"]
+        for day in (2, 3):
+            at = dt.datetime(2025, 6, day, 4)
+            run = loop.RunContext(run_id=f"rollout__{day}", dag_id=loop.ROLLOUT_DAG_ID, as_of=at)
+            loop.serve_traffic(gradual, reg, run, 6000)
+            loop.monitor_rollout(gradual, reg, run)
+    return rid
+
+
+def test_rollouts_page_shows_the_live_rollout_to_a_viewer_without_controls(dash_cfg):
+    rid = _with_rollout(dash_cfg)
+    at = goto(sign_in("vic"), "rollouts")
+    assert [m.value for m in at.metric][:2] == ["active", "50%"]
+    assert at.success[0].value.startswith("Traffic split healthy")
+    variants = at.dataframe[0].value
+    assert list(variants["variant"]) == ["champion", "challenger"]
+    assert (variants["labelled outcomes"] > 0).all()
+    history = at.dataframe[1].value
+    assert list(history["event"]) == ["started", "advanced", "advanced"]
+    assert not [b for b in at.button if b.key and b.key.startswith("rollout_")]
+    assert rid == 1
+
+
+def test_an_admin_pauses_a_rollout_from_the_page(dash_cfg):
+    rid = _with_rollout(dash_cfg)
+    at = goto(sign_in("ada"), "rollouts")
+    at.button(key="rollout_pause").click()
+    at.run()
+    at.text_input(key="rollout_reason").input("ward 3 complaints")
+    at.run()
+    at.button(key="mg_confirm").click()
+    at.run()
+    assert at.success[0].value == f"Rollout {rid}: paused, challenger share 50%."
+    with Registry.open(dash_cfg) as reg:
+        assert reg.get_rollout(rid)["status"] == "paused"
+        assert reg.audit_log(event="rollout_paused")[0]["actor"] == "ada"
+    assert at.button(key="rollout_resume")  # now it can be resumed
