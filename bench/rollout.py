@@ -22,8 +22,8 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline import rollout  # noqa: E402
-from pipeline.rollout import Plan, analyse, decide  # noqa: E402
+from pipeline import rollout
+from pipeline.rollout import Plan, analyse, decide
 
 PLAN = Plan.make("ab", min_samples=500, max_hours=10**9, min_step_hours=0)
 
