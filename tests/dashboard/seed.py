@@ -63,3 +63,20 @@ def populate(home: Path, **settings: object) -> Config:
                 username=name, password_hash=auth.hash_password(PASSWORD), role=role, by="seed"
             )
     return cfg
+
+
+def add_rollout(cfg: Config, days: int = 2) -> int:
+    """A gradual rollout of the June challenger (v6) against v1, ``days`` days of 6,000 demo
+    requests each and the monitor's step decisions (10% -> 25% -> 50% after two days)."""
+    import dataclasses
+
+    gradual = dataclasses.replace(cfg, rollout_strategy="gradual")
+    with Registry.open(cfg) as reg:
+        ctx = loop.RunContext(run_id="scheduled__2025-06-01", as_of=dt.datetime(2025, 6, 1, 2))
+        rid = int(loop.start_rollout(gradual, reg, ctx, 6, 1)["rollout"])
+        for day in range(2, 2 + days):
+            at = dt.datetime(2025, 6, day, 4)
+            run = loop.RunContext(run_id=f"rollout__{day}", dag_id=loop.ROLLOUT_DAG_ID, as_of=at)
+            loop.serve_traffic(gradual, reg, run, 6000)
+            loop.monitor_rollout(gradual, reg, run)
+    return rid

@@ -3,15 +3,13 @@ and the writes (approve, reject, two-person rule, rollback, users) through the r
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import common
 from registry import Registry
 from tests.dashboard.conftest import APP
-from tests.dashboard.seed import PASSWORD
+from tests.dashboard.seed import PASSWORD, add_rollout
 
 PAGES = {
     "overview": "Overview",
@@ -329,25 +327,8 @@ def test_an_announced_promotion_can_be_vetoed_on_the_reviews_page(dash_cfg):
     assert champion(dash_cfg) == 1
 
 
-def _with_rollout(cfg) -> int:
-    import datetime as dt
-
-    from pipeline import loop
-
-    gradual = dataclasses.replace(cfg, rollout_strategy="gradual")
-    with Registry.open(cfg) as reg:
-        ctx = loop.RunContext(run_id="scheduled__2025-06-01", as_of=dt.datetime(2025, 6, 1, 2))
-        rid = loop.start_rollout(gradual, reg, ctx, 6, 1)["rollout"]
-        for day in (2, 3):
-            at = dt.datetime(2025, 6, day, 4)
-            run = loop.RunContext(run_id=f"rollout__{day}", dag_id=loop.ROLLOUT_DAG_ID, as_of=at)
-            loop.serve_traffic(gradual, reg, run, 6000)
-            loop.monitor_rollout(gradual, reg, run)
-    return rid
-
-
 def test_rollouts_page_shows_the_live_rollout_to_a_viewer_without_controls(dash_cfg):
-    rid = _with_rollout(dash_cfg)
+    rid = add_rollout(dash_cfg)
     at = goto(sign_in("vic"), "rollouts")
     assert [m.value for m in at.metric][:2] == ["active", "50%"]
     assert at.success[0].value.startswith("Traffic split healthy")
@@ -361,7 +342,7 @@ def test_rollouts_page_shows_the_live_rollout_to_a_viewer_without_controls(dash_
 
 
 def test_an_admin_pauses_a_rollout_from_the_page(dash_cfg):
-    rid = _with_rollout(dash_cfg)
+    rid = add_rollout(dash_cfg)
     at = goto(sign_in("ada"), "rollouts")
     at.button(key="rollout_pause").click()
     at.run()

@@ -17,7 +17,7 @@ import pytest
 
 from pipeline.cli import dashboard_command
 from tests.dashboard.conftest import SETTINGS
-from tests.dashboard.seed import PASSWORD, env_for
+from tests.dashboard.seed import PASSWORD, add_rollout, env_for
 
 pytestmark = pytest.mark.browser
 
@@ -202,6 +202,25 @@ def test_an_open_page_picks_up_a_decision_made_elsewhere(browser, dash_home, das
             reg.reject_review(1, by="carl", reason="not now")
         expect(waiting).to_have_count(0)  # within the 20 s expect timeout; refresh every 2 s
         expect(page.get_by_text("Champion: version 1")).to_be_visible()
+    finally:
+        context.close()
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_the_rollouts_page_in_the_browser(browser, dash_home, dash_cfg, tmp_path):
+    add_rollout(dash_cfg)
+    url, proc, _ = start_dashboard(dash_home, tmp_path)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        page.goto(url)
+        log_in(page, "ada")
+        open_page(page, "Rollouts")
+        expect(page.get_by_text("Traffic split healthy")).to_be_visible()
+        expect(page.get_by_text("Difference with its always-valid interval")).to_be_visible()
+        expect(page.get_by_role("button", name="Pause")).to_be_visible()
+        shot(page, "rollouts")
     finally:
         context.close()
         proc.terminate()
