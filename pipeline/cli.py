@@ -801,16 +801,13 @@ def _check_dashboard(cfg: Config) -> None:
 
 
 def cmd_dashboard(cfg: Config, args: argparse.Namespace) -> int:
-    """Serve the dashboard in the foreground until Ctrl-C."""
+    """Serve the dashboard in the foreground: this process becomes Streamlit (exec), so Ctrl-C
+    and SIGTERM reach the server itself and nothing is left running."""
     _check_dashboard(cfg)
     print(f"Dashboard: http://{args.address}:{args.port}  (Ctrl-C stops it)", flush=True)
-    proc = subprocess.Popen(dashboard_command(args.port, args.address))
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        proc.wait(timeout=30)
-        return 130
+    command = dashboard_command(args.port, args.address)
+    os.execv(command[0], command)
+    return 0  # not reached
 
 
 def cmd_up(cfg: Config, args: argparse.Namespace) -> int:
@@ -861,6 +858,11 @@ def cmd_up(cfg: Config, args: argparse.Namespace) -> int:
     print(destination(cfg))
     print("Press Ctrl-C to stop everything started here.", flush=True)
     deadline = time.monotonic() + args.seconds if args.seconds else None
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM stops the children like Ctrl-C does
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         while deadline is None or time.monotonic() < deadline:
             for name, p, log in procs:

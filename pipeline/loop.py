@@ -404,8 +404,10 @@ def monitor_rollout(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, An
             share=share,
         )
     except Conflict as exc:
-        if decision.action != "promote":
-            raise
+        now = reg.get_rollout(row["id"])
+        if (now["status"], now["step_index"]) != (row["status"], row["step_index"]):
+            # An admin paused, aborted or finished it meanwhile: their decision stands.
+            return {"rollout": row["id"], "action": "superseded", "reason": str(exc)}
         # The champion moved since the rollout started: end it without promoting.
         after = reg.transition_rollout(
             row["id"],

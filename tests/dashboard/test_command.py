@@ -9,6 +9,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from tests.dashboard.seed import env_for
 from tests.dashboard.test_browser import free_port, wait_healthy
 
@@ -34,6 +36,8 @@ def test_dashboard_command_serves_the_app(dash_home, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    with pytest.raises(OSError):  # the server itself stopped: nothing is left listening
+        urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
 
 
 def test_dashboard_without_a_registry_is_one_line(tmp_path):

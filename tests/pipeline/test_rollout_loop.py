@@ -172,3 +172,14 @@ def test_only_one_live_rollout(seeded, tmp_path):
         _start(cfg, reg)
         with pytest.raises(Conflict, match="is still live"):
             _start(cfg, reg, version=5, when=dt.datetime(2025, 6, 2, 2))
+
+
+def test_a_rollout_whose_champion_changed_is_aborted_not_promoted(seeded, tmp_path):
+    cfg, reg = _home(seeded, tmp_path, rollout_strategy="canary", rollout_steps="5,100")
+    with reg:
+        rid = _start(cfg, reg, version=6, champion=1)
+        reg.rollback(by="ada", reason="test", to_version=3)  # the champion moves to v3
+        result = _day(reg, cfg, dt.datetime(2025, 6, 2, 4), requests=12_000)
+        assert result["action"] == "abort" and "The champion is v3" in result["reason"]
+        assert reg.get_rollout(rid)["status"] == "aborted"
+        assert reg.current_champion().version == 3
