@@ -78,9 +78,7 @@ def rollback(
             to_version=to_version,
             expected_champion=expected_champion,
         ),
-        lambda c: (
-            f"Rolled back: version {c.version} is the champion again (was v{expected_champion})."
-        ),
+        lambda c: f"Rolled back: version {c.version} is the champion (was v{expected_champion}).",
     )
 
 

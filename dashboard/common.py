@@ -127,19 +127,25 @@ def pct(value: float | None) -> str:
 
 
 def details_text(details: Any) -> str:
-    """Audit details as 'key: value · key: value' (no JSON on screen)."""
+    """Audit details as 'key: value · key: value' (no JSON or Python reprs on screen)."""
     if not isinstance(details, dict):
-        return "" if details is None else str(details)
+        return "" if details is None else _plain(details)
     parts = []
     for k, v in details.items():
-        if v is None or v == "" or v == []:
+        if v is None or v == "" or v == [] or v == {}:
             continue
-        if isinstance(v, list):
-            v = ", ".join(map(str, v))
-        elif isinstance(v, float):
-            v = f"{v:.4g}"
-        parts.append(f"{k}: {v}")
+        parts.append(f"{k}: {_plain(v)}")
     return " · ".join(parts)
+
+
+def _plain(v: Any) -> str:
+    if isinstance(v, dict):
+        return ", ".join(f"{k} {_plain(x)}" for k, x in v.items() if x is not None)
+    if isinstance(v, list):
+        return ", ".join(_plain(x) for x in v)
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
 
 
 def table(rows: list[dict[str, Any]], columns: dict[str, str], **kwargs: Any) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pipeline import auth
-from pipeline.errors import ConfigError, ModelGateError, NotFound
+from pipeline.errors import ConfigError, Forbidden, NotFound
 from pipeline.loop import review_facts
 from pipeline.notify import notify
 
@@ -19,10 +19,6 @@ if TYPE_CHECKING:
     from pipeline.config import Config
     from pipeline.reports import Champion, Review
     from registry.store import Registry
-
-
-class Forbidden(ModelGateError):
-    """The user may not do this (wrong role, disabled or unknown account)."""
 
 
 def require(reg: Registry, username: str | None, role: str = "admin") -> dict[str, Any]:
@@ -41,9 +37,13 @@ def require(reg: Registry, username: str | None, role: str = "admin") -> dict[st
 
 
 # ----------------------------------------------------------------------------- reviews
-def decide_approval(cfg: Config, reg: Registry, *, by: str, review_id: int, reason: str) -> Review:
+def decide_approval(
+    cfg: Config, reg: Registry, *, by: str, review_id: int, reason: str, as_admin: bool = False
+) -> Review:
     """Record an approval; when it is the deciding one the challenger is promoted and announced."""
-    review = reg.approve(review_id, by=by, reason=reason, required=cfg.approvals_required)
+    review = reg.approve(
+        review_id, by=by, reason=reason, required=cfg.approvals_required, as_admin=as_admin
+    )
     if review.status == "approved":
         notify(
             cfg,
@@ -62,11 +62,13 @@ def approve_review(
 ) -> Review:
     require(reg, username)
     assert username is not None
-    return decide_approval(cfg, reg, by=username, review_id=review_id, reason=reason)
+    return decide_approval(cfg, reg, by=username, review_id=review_id, reason=reason, as_admin=True)
 
 
-def decide_rejection(cfg: Config, reg: Registry, *, by: str, review_id: int, reason: str) -> Review:
-    review = reg.reject_review(review_id, by=by, reason=reason)
+def decide_rejection(
+    cfg: Config, reg: Registry, *, by: str, review_id: int, reason: str, as_admin: bool = False
+) -> Review:
+    review = reg.reject_review(review_id, by=by, reason=reason, as_admin=as_admin)
     notify(
         cfg,
         reg,
@@ -84,7 +86,9 @@ def reject_review(
 ) -> Review:
     require(reg, username)
     assert username is not None
-    return decide_rejection(cfg, reg, by=username, review_id=review_id, reason=reason)
+    return decide_rejection(
+        cfg, reg, by=username, review_id=review_id, reason=reason, as_admin=True
+    )
 
 
 # ----------------------------------------------------------------------------- champion
@@ -96,10 +100,15 @@ def do_rollback(
     reason: str,
     to_version: int | None = None,
     expected_champion: int | None = None,
+    as_admin: bool = False,
 ) -> Champion:
     before = reg.current_champion()
     champ = reg.rollback(
-        by=by, reason=reason, to_version=to_version, expected_champion=expected_champion
+        by=by,
+        reason=reason,
+        to_version=to_version,
+        expected_champion=expected_champion,
+        as_admin=as_admin,
     )
     history = reg.champion_history()[-1]
     notify(
@@ -133,13 +142,14 @@ def rollback(
         reason=reason,
         to_version=to_version,
         expected_champion=expected_champion,
+        as_admin=True,
     )
 
 
 def veto(reg: Registry, *, username: str | None, promotion_id: int, reason: str) -> dict[str, Any]:
     require(reg, username)
     assert username is not None
-    return reg.veto_promotion(promotion_id, by=username, reason=reason)
+    return reg.veto_promotion(promotion_id, by=username, reason=reason, as_admin=True)
 
 
 # ----------------------------------------------------------------------------- rollouts
@@ -154,7 +164,14 @@ ROLLOUT_CONTROLS = {
 
 
 def do_rollout_control(
-    cfg: Config, reg: Registry, *, by: str, rollout_id: int, action: str, reason: str
+    cfg: Config,
+    reg: Registry,
+    *,
+    by: str,
+    rollout_id: int,
+    action: str,
+    reason: str,
+    as_admin: bool = False,
 ) -> dict[str, Any]:
     """Pause, resume, abort, or force-finish (promote / roll back) a rollout; compare-and-set on
     its status, the champion compare-and-set for a promotion. Notifies."""
@@ -176,6 +193,7 @@ def do_rollout_control(
         expect_status=expect,
         status=status,
         share=share,
+        as_admin=as_admin,
     )
     notify(
         cfg,
@@ -206,7 +224,7 @@ def rollout_control(
     require(reg, username)
     assert username is not None
     return do_rollout_control(
-        cfg, reg, by=username, rollout_id=rollout_id, action=action, reason=reason
+        cfg, reg, by=username, rollout_id=rollout_id, action=action, reason=reason, as_admin=True
     )
 
 
@@ -216,13 +234,12 @@ def add_user(
 ) -> dict[str, Any]:
     require(reg, username)
     assert username is not None
-    if not name.strip() or name != name.strip():
-        raise ConfigError(f"A username cannot be empty or start or end with spaces: {name!r}.")
     return reg.add_user(
-        username=name,
+        username=auth.check_username(name),
         password_hash=auth.hash_password(password),
         role=auth.check_role(role),
         by=username,
+        as_admin=True,
     )
 
 
@@ -246,4 +263,5 @@ def change_user(
         role=auth.check_role(role) if role is not None else None,
         password_hash=auth.hash_password(password) if password is not None else None,
         disabled=disabled,
+        as_admin=True,
     )

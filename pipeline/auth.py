@@ -6,6 +6,8 @@ The registry stores users and writes the audit rows; this module decides.
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -40,6 +42,26 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
+
+
+def normalise_username(name: str) -> str:
+    """Usernames compare case- and width-insensitively: NFKC, case-folded, trimmed."""
+    return unicodedata.normalize("NFKC", name).strip().casefold()
+
+
+def check_username(name: str) -> str:
+    """A new account's name, normalised; refused unless it is 1-64 of a-z 0-9 . _ @ -
+    (so 'Ada' and 'ada' cannot be two accounts)."""
+    normal = normalise_username(name)
+    if not USERNAME.fullmatch(normal):
+        raise ConfigError(
+            f"A username is 1 to 64 of a-z, 0-9 and . _ @ - (starting with a letter or digit). "
+            f"Got {name!r}."
+        )
+    return normal
+
+
 def check_role(role: str) -> str:
     if role not in ROLES:
         raise ConfigError(f"The role must be one of {', '.join(ROLES)}. Got {role!r} instead.")
@@ -51,6 +73,7 @@ def sign_in(reg: Registry, username: str, password: str, now: dt.datetime | None
     ``MAX_FAILURES`` failures in a row the account is locked for ``LOCKOUT``."""
     now = now or dt.datetime.now(dt.UTC)
     stamp = now.isoformat()
+    username = normalise_username(username)
     wrong = "Wrong username or password."
     try:
         user = reg.get_user(username)
@@ -61,24 +84,24 @@ def sign_in(reg: Registry, username: str, password: str, now: dt.datetime | None
     if user["disabled"]:
         reg.record_login(username, ok=False, now=stamp, reason="disabled")
         return SignIn(False, username, None, "This account is disabled; ask an admin.")
-    if user["locked_until"] and dt.datetime.fromisoformat(user["locked_until"]) > now:
-        reg.record_login(username, ok=False, now=stamp, reason="locked")
+    lock = (now + LOCKOUT).isoformat()
+    slot = reg.reserve_login_attempt(
+        username, now=stamp, max_failures=MAX_FAILURES, lock_until=lock
+    )
+    if slot is None or slot["state"] == "locked":
+        until = (slot or user)["locked_until"] or lock
+        reg.record_login(username, ok=False, now=stamp, reason="locked", count=False)
         return SignIn(
             False,
             username,
             None,
-            f"Too many failed attempts: the account is locked until {user['locked_until'][:19]} UTC.",
+            f"Too many failed attempts: the account is locked until {until[:19]} UTC.",
         )
     try:
         _hasher.verify(user["password_hash"], password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
-        expired_lock = (
-            user["locked_until"] is not None
-        )  # a lock that has run out starts a new count
-        failures = (0 if expired_lock else int(user["failed_attempts"])) + 1
-        lock = (now + LOCKOUT).isoformat() if failures >= MAX_FAILURES else None
-        reg.record_login(username, ok=False, now=stamp, locked_until=lock, reason="wrong password")
-        if lock:
+        reg.record_login(username, ok=False, now=stamp, reason="wrong password", count=False)
+        if slot["locked_until"]:
             return SignIn(
                 False,
                 username,

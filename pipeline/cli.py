@@ -545,7 +545,7 @@ def cmd_users(cfg: Config, args: argparse.Namespace) -> int:
             role = auth.check_role(args.role)
             password = sys.stdin.readline().rstrip("\r\n")
             user = reg.add_user(
-                username=args.name,
+                username=auth.check_username(args.name),
                 password_hash=auth.hash_password(password),
                 role=role,
                 by=os.environ.get("USER", "cli"),

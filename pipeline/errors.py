@@ -6,6 +6,7 @@
     ├── ConfigError(ModelGateError, ValueError)
     ├── DataValidationError(ModelGateError, ValueError)
     ├── TrainingError
+    ├── Forbidden                            # the user may not do this (role, disabled)
     └── RegistryError
         ├── NotFound(RegistryError, LookupError)
         ├── Conflict(RegistryError)          # stale compare-and-set, already decided
@@ -30,6 +31,11 @@ class DataValidationError(ModelGateError, ValueError):
 
 class TrainingError(ModelGateError):
     """The estimator could not be built or fitted."""
+
+
+class Forbidden(ModelGateError):
+    """The user may not do this: unknown, disabled, or not an admin (checked again inside the
+    registry's write transaction)."""
 
 
 class RegistryError(ModelGateError):

@@ -378,3 +378,16 @@ def m007_rollouts(db: Database) -> None:
         );
         """,
     )
+
+
+@migrations()
+def m008_user_provenance(db: Database) -> None:
+    """Who created each account and who last set its role: the two-person rule refuses a pair of
+    approvers where one made the other an admin."""
+    _execute_script(
+        db,
+        """
+        ALTER TABLE users ADD COLUMN created_by TEXT;
+        ALTER TABLE users ADD COLUMN role_set_by TEXT;
+        """,
+    )

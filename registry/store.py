@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from pipeline.errors import Conflict, NotFound, RegistryError
+from pipeline.errors import Conflict, Forbidden, NotFound, RegistryError
 from pipeline.reports import Champion, Comparison, Decision, ModelVersion, Review, TriggerReport
 from registry import audit
 from registry.artifacts import ArtifactStore
@@ -88,6 +88,26 @@ class Registry:
         cur = self.db.execute(sql, params)
         cols = [c[0] for c in cur.description]
         return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+    def _check_admin(self, username: str | None) -> None:
+        """Inside a write transaction: the acting dashboard user is an enabled admin right now
+        (a check made before the transaction could be overtaken by a concurrent change)."""
+        if username is None:
+            return
+        row = self._one("SELECT role, disabled FROM users WHERE username = ?", [username])
+        if row is None or row["disabled"] or row["role"] != "admin":
+            state = "unknown" if row is None else "disabled" if row["disabled"] else row["role"]
+            raise Forbidden(f"Only enabled admins can do this; {username!r} is {state}.")
+
+    def logical_now(self) -> str | None:
+        """The newest ``as_of`` of a retraining run or drift check: the registry's clock for
+        expiry (simulated histories live in the past; in production it trails the wall clock by
+        at most a day)."""
+        row = self._one(
+            "SELECT MAX(m) AS m FROM (SELECT MAX(as_of) AS m FROM runs "
+            "UNION ALL SELECT MAX(as_of) FROM drift_reports)"
+        )
+        return None if row is None else row["m"]
 
     # ---------------------------------------------------------------- runs
     def start_run(
@@ -390,11 +410,14 @@ class Registry:
         to_version: int | None = None,
         expected_champion: int | None = None,
         at: str | None = None,
+        as_admin: bool = False,
     ) -> Champion:
         """Make an earlier version champion again (default: the one before the current champion)."""
         if not reason.strip():
             raise RegistryError("A rollback needs a reason (--reason).")
         with self._tx() as db:
+            if as_admin:
+                self._check_admin(by)
             current = self._one(
                 "SELECT c.version, h.previous_version FROM champion c "
                 "JOIN champion_history h ON h.id = c.history_id"
@@ -602,17 +625,41 @@ class Registry:
         )
         return review
 
-    def approve(self, review_id: int, *, by: str, reason: str = "", required: int = 1) -> Review:
-        """Record ``by``'s approval of a pending review; with ``required`` approvals from different
-        people the challenger becomes champion, if the champion is still the one it was compared
-        against. Exactly one of many concurrent deciding approvals succeeds; the others get
-        Conflict ("already decided"). A review still waiting for votes comes back 'pending'."""
+    def approve(
+        self,
+        review_id: int,
+        *,
+        by: str,
+        reason: str = "",
+        required: int = 1,
+        as_admin: bool = False,
+    ) -> Review:
+        """Record ``by``'s approval of a pending review; with ``required`` approvals from
+        independent admins the challenger becomes champion, if the champion is still the one it
+        was compared against. Exactly one of many concurrent deciding approvals succeeds; the
+        others get Conflict ("already decided"). A review still waiting for votes comes back
+        'pending'. ``as_admin``: ``by`` is a dashboard account that must be an enabled admin."""
         if not by.strip():
             raise RegistryError("An approval needs the approver's name (--by).")
         with self._tx() as db:
+            if as_admin:
+                self._check_admin(by)
             review = self.get_review(review_id)
             if review.status != "pending":
                 self._decide_review(review_id, status="approved", by=by, reason=reason)  # raises
+            clock = self.logical_now()
+            if clock is not None and review.expires_at <= clock:
+                raise Conflict(
+                    f"Review {review_id} expired at {review.expires_at[:16]} (the newest run is "
+                    f"at {clock[:16]}); the next run expires it."
+                )
+            current = self._champion_version()
+            if current != review.expected_champion:
+                raise Conflict(
+                    f"Review {review_id} is stale: the champion is v{current}, not "
+                    f"v{review.expected_champion} as when it was compared. Reject it; the next run "
+                    "compares again."
+                )
             if self._one(
                 "SELECT 1 FROM review_approvals WHERE review_id = ? AND approver = ?",
                 [review_id, by],
@@ -621,11 +668,13 @@ class Registry:
                     f"{by} has already approved review {review_id}; it needs {required} approvals "
                     "from different admins."
                 )
+            voters = self._valid_votes(review_id)
+            self._check_independent(by, voters)
             db.execute(
                 "INSERT INTO review_approvals (review_id, approver, at, reason) VALUES (?, ?, ?, ?)",
                 [review_id, by, audit.utcnow(), reason],
             )
-            votes = len(self.approvals(review_id))
+            votes = len(voters) + 1
             if votes < required:
                 audit.append(
                     db,
@@ -667,16 +716,55 @@ class Registry:
             )
         return self.get_review(review_id)
 
+    def _valid_votes(self, review_id: int) -> list[str]:
+        """Approvers whose votes still count: not dashboard accounts (CLI names) or accounts that
+        are enabled admins now (a vote of someone since disabled or demoted no longer counts)."""
+        return [
+            r["approver"]
+            for r in self._all(
+                "SELECT a.approver FROM review_approvals a LEFT JOIN users u ON u.username = a.approver "
+                "WHERE a.review_id = ? AND (u.username IS NULL OR (u.disabled = 0 AND u.role = 'admin')) "
+                "ORDER BY a.at",
+                [review_id],
+            )
+        ]
+
+    def _check_independent(self, by: str, voters: list[str]) -> None:
+        """The two-person rule: no approver may have created the other's account or made them
+        an admin."""
+        if not voters:
+            return
+        marks = ", ".join("?" * (len(voters) + 1))
+        rows = {
+            r["username"]: r
+            for r in self._all(
+                f"SELECT username, created_by, role_set_by FROM users WHERE username IN ({marks})",
+                [by, *voters],
+            )
+        }
+        for other in voters:
+            for a, b in ((by, other), (other, by)):
+                row = rows.get(a)
+                if row and b in (row["created_by"], row["role_set_by"]):
+                    raise Conflict(
+                        f"{a}'s account was created or made admin by {b}, who approves too: the "
+                        "two-person rule needs approvals from independent admins."
+                    )
+
     def approvals(self, review_id: int) -> list[dict[str, Any]]:
         return self._all(
             "SELECT approver, at, reason FROM review_approvals WHERE review_id = ? ORDER BY at",
             [review_id],
         )
 
-    def reject_review(self, review_id: int, *, by: str, reason: str) -> Review:
+    def reject_review(
+        self, review_id: int, *, by: str, reason: str, as_admin: bool = False
+    ) -> Review:
         if not by.strip() or not reason.strip():
             raise RegistryError("Rejecting a review needs --by and a --reason.")
         with self._tx() as db:
+            if as_admin:
+                self._check_admin(by)
             review = self._decide_review(review_id, status="rejected", by=by, reason=reason)
             audit.append(
                 db,
@@ -891,10 +979,14 @@ class Registry:
         )
         return self._all(sql, [status] if status else [])
 
-    def veto_promotion(self, promotion_id: int, *, by: str, reason: str) -> dict[str, Any]:
+    def veto_promotion(
+        self, promotion_id: int, *, by: str, reason: str, as_admin: bool = False
+    ) -> dict[str, Any]:
         if not by.strip() or not reason.strip():
             raise RegistryError("A veto needs --by and a --reason.")
         with self._tx() as db:
+            if as_admin:
+                self._check_admin(by)
             row = self._one("SELECT * FROM pending_promotions WHERE id = ?", [promotion_id])
             if row is None:
                 raise NotFound(f"Pending promotion {promotion_id} does not exist.")
@@ -1147,12 +1239,15 @@ class Registry:
         status: str | None = None,
         step_index: int | None = None,
         share: float | None = None,
+        as_admin: bool = False,
     ) -> dict[str, Any]:
         """Compare-and-set a rollout's state (status and step as the caller saw them), record the
         event and audit it; ``kind`` 'promoted' also makes the challenger champion (compare-and-set
         on the champion the rollout started against) in the same transaction."""
         terminal = {"promoted", "rolled_back", "aborted", "halted", "expired"}
         with self._tx() as db:
+            if as_admin:
+                self._check_admin(actor)
             row = self.get_rollout(rollout_id)
             if row["status"] not in expect_status or (
                 expect_step is not None and row["step_index"] != expect_step
@@ -1201,15 +1296,19 @@ class Registry:
         return self.get_rollout(rollout_id)
 
     # ---------------------------------------------------------------- users
-    def add_user(self, *, username: str, password_hash: str, role: str, by: str) -> dict[str, Any]:
+    def add_user(
+        self, *, username: str, password_hash: str, role: str, by: str, as_admin: bool = False
+    ) -> dict[str, Any]:
         with self._tx() as db:
-            if self._one("SELECT 1 FROM users WHERE username = ?", [username]):
+            if as_admin:
+                self._check_admin(by)
+            if self._one("SELECT 1 FROM users WHERE lower(username) = lower(?)", [username]):
                 raise Conflict(f"User {username!r} already exists.")
             now = audit.utcnow()
             db.execute(
-                "INSERT INTO users (username, password_hash, role, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [username, password_hash, role, now, now],
+                "INSERT INTO users (username, password_hash, role, created_at, updated_at, created_by, "
+                "role_set_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [username, password_hash, role, now, now, by, by],
             )
             audit.append(
                 db,
@@ -1241,13 +1340,19 @@ class Registry:
         role: str | None = None,
         password_hash: str | None = None,
         disabled: bool | None = None,
+        as_admin: bool = False,
     ) -> dict[str, Any]:
-        """Change a user's role, password or disabled flag (a new password also lifts a lockout)."""
+        """Change a user's role, password or disabled flag (a new password also lifts a lockout).
+        From the dashboard (``as_admin``), refused when it would leave no enabled admin."""
+        count = "SELECT COUNT(*) AS n FROM users WHERE role = 'admin' AND disabled = 0"
         with self._tx() as db:
+            if as_admin:
+                self._check_admin(by)
             self.get_user(username)
+            before = self._one(count) or {"n": 0}
             changes: dict[str, Any] = {}
             if role is not None:
-                changes["role"] = role
+                changes.update(role=role, role_set_by=by)
             if disabled is not None:
                 changes["disabled"] = int(disabled)
             if password_hash is not None:  # a new password also lifts a lockout
@@ -1257,15 +1362,51 @@ class Registry:
                 f"UPDATE users SET {sets}, updated_at = :now WHERE username = :username",
                 {**changes, "now": audit.utcnow(), "username": username},
             )
+            after = self._one(count) or {"n": 0}
+            if as_admin and before["n"] > 0 and after["n"] == 0:  # the CLI may, to recover
+                raise Conflict(
+                    f"This change to {username!r} would leave no enabled admin; nothing changed."
+                )
             audit.append(
                 db,
                 actor=by,
                 event="user_changed",
                 entity="user",
                 entity_id=username,
-                details={k: ("***" if k == "password_hash" else v) for k, v in changes.items()},
+                details={
+                    k: ("***" if k == "password_hash" else v)
+                    for k, v in changes.items()
+                    if k != "role_set_by"
+                },
             )
         return self.get_user(username)
+
+    def reserve_login_attempt(
+        self, username: str, *, now: str, max_failures: int, lock_until: str
+    ) -> dict[str, Any] | None:
+        """Before a password is checked: in one transaction, refuse a locked account ('locked'),
+        or count the attempt as a failure in advance and lock the account when it is the
+        ``max_failures``-th ('reserved'); a successful check resets the count. So parallel guesses
+        get at most ``max_failures`` checks. None for an unknown user."""
+        with self._tx() as db:
+            user = self._one("SELECT * FROM users WHERE username = ?", [username])
+            if user is None:
+                return None
+            lock = user["locked_until"]
+            if lock is not None and lock > now:
+                return {**user, "state": "locked"}
+            failures = (0 if lock is not None else int(user["failed_attempts"])) + 1
+            new_lock = lock_until if failures >= max_failures else None
+            db.execute(
+                "UPDATE users SET failed_attempts = ?, locked_until = ? WHERE username = ?",
+                [failures, new_lock, username],
+            )
+            return {
+                **user,
+                "state": "reserved",
+                "failed_attempts": failures,
+                "locked_until": new_lock,
+            }
 
     def record_login(
         self,
@@ -1275,10 +1416,12 @@ class Registry:
         now: str,
         locked_until: str | None = None,
         reason: str = "",
+        count: bool = True,
     ) -> None:
-        """One audit row per login or failed login; failures count towards a lockout."""
+        """One audit row per login or failed login; failures count towards a lockout (unless
+        ``count`` is False: the attempt was already counted by ``reserve_login_attempt``)."""
         with self._tx() as db:
-            if self._one("SELECT 1 FROM users WHERE username = ?", [username]):
+            if (ok or count) and self._one("SELECT 1 FROM users WHERE username = ?", [username]):
                 if ok:
                     db.execute(
                         "UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE username = ?",

@@ -8,6 +8,13 @@ import streamlit as st
 
 from dashboard import common
 
+
+def _change(degradation: float | None) -> str:
+    if degradation is None:
+        return "no comparison"
+    return f"{abs(degradation):.2%} {'worse' if degradation > 0 else 'better'}"
+
+
 st.title("Drift")
 common.show_flash()
 st.caption(
@@ -109,8 +116,8 @@ concept = report.get("concept")
 if isinstance(concept, dict) and concept:
     st.caption(
         f"Concept check: {concept.get('metric')} {common.num(concept.get('reference_value'))} → "
-        f"{common.num(concept.get('current_value'))} ({common.pct(concept.get('degradation'))} "
-        f"worse); {'drifted' if concept.get('drifted') else 'within the limit'}."
+        f"{common.num(concept.get('current_value'))} ({_change(concept.get('degradation'))}); "
+        f"{'drifted' if concept.get('drifted') else 'within the limit'}."
     )
 
 common.table(

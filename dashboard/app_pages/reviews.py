@@ -16,6 +16,7 @@ with common.registry() as reg:
     decided = [r for r in reversed(reg.reviews()) if r.status != "pending"][:20]
     promotions = reg.pending_promotions()
     details = {r.id: (reg.comparison(r.run_id) or {}, reg.approvals(r.id)) for r in pending}
+    clock = reg.logical_now()
     common.auto_refresh(reg)
 current = champ.version if champ else None
 
@@ -82,6 +83,7 @@ if not pending:
 for r in pending:
     comp, votes = details[r.id]
     stale = r.expected_champion != current
+    expired = clock is not None and r.expires_at <= clock
     with st.container(border=True):
         st.markdown(
             f"#### Review {r.id}: version {r.challenger_version} vs champion v{r.expected_champion}"
@@ -112,12 +114,17 @@ for r in pending:
                 f"Stale: the champion is now v{current}, not v{r.expected_champion} as when this "
                 "comparison ran. Approving would fail; reject it, and the next run compares again."
             )
+        if expired:
+            st.warning(
+                f"Expired at {common.when(r.expires_at)} (the newest run is at "
+                f"{common.when(clock)}); the next run closes it."
+            )
         left, right, _ = st.columns([1, 1, 4])
         left.button(
             "Approve",
             key=f"approve_{r.id}",
             type="primary",
-            disabled=stale,
+            disabled=stale or expired,
             on_click=common.open_dialog,
             args=("approve",),
             kwargs={"review_id": r.id, "version": r.challenger_version},

@@ -54,13 +54,13 @@ with right:
     if names:
         who = st.selectbox("User", names, key="change_who")
         record = next(u for u in users if u["username"] == who)
-        new_role = st.selectbox(
-            "Set role", ROLES, index=ROLES.index(record["role"]), key="change_role"
+        new_role = st.selectbox(  # keyed by user: a switch of user shows that user's role
+            "Set role", ROLES, index=ROLES.index(record["role"]), key=f"change_role_{who}"
         )
         if st.button("Save role", disabled=new_role == record["role"]):
             common.flash(actions.change_user(cfg, common.username(), who, role=new_role))
             st.rerun()
-        new_password = st.text_input("New password", type="password", key="change_password")
+        new_password = st.text_input("New password", type="password", key=f"change_password_{who}")
         if st.button("Reset password", disabled=not new_password):
             common.flash(actions.change_user(cfg, common.username(), who, password=new_password))
             st.rerun()

@@ -261,7 +261,7 @@ def test_rollback_defaults_to_the_previous_champion(dash_cfg):
     at.run()
     at.button(key="mg_confirm").click()
     at.run()
-    assert at.success[0].value.startswith("Rolled back: version 1 is the champion again")
+    assert at.success[0].value.startswith("Rolled back: version 1 is the champion (was v6)")
     assert champion(dash_cfg) == 1
     assert events(dash_cfg, "rolled_back")[0]["details"]["reason"] == "alerts from the wards"
 
@@ -277,7 +277,7 @@ def test_users_page_adds_resets_and_disables(dash_cfg):
     assert at.success[0].value == "Added nina (viewer)."
     at.selectbox(key="change_who").select("nina")
     at.run()
-    at.selectbox(key="change_role").select("admin")
+    at.selectbox(key="change_role_nina").select("admin")
     at.run()
     next(b for b in at.button if b.label == "Save role").click()
     at.run()
@@ -294,7 +294,7 @@ def test_an_admin_cannot_demote_themself(dash_cfg):
     at = goto(sign_in("ada"), "users")
     at.selectbox(key="change_who").select("ada")
     at.run()
-    at.selectbox(key="change_role").select("viewer")
+    at.selectbox(key="change_role_ada").select("viewer")
     at.run()
     next(b for b in at.button if b.label == "Save role").click()
     at.run()

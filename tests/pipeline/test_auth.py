@@ -100,3 +100,27 @@ def test_users_from_the_command_line(home, registry, monkeypatch, capsys):
     assert cli.main(["users", "list"]) == 0
     out = capsys.readouterr().out
     assert "bob" in out and "admin" in out and "carol" not in out and "$argon2" not in out
+
+
+def test_parallel_guesses_get_at_most_five_password_checks(alice, cfg):
+    """Twenty wrong passwords at once, each on its own connection: the attempt is counted
+    before the (slow) hash check, so only five are checked and the account ends locked."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from registry import Registry
+
+    start = threading.Barrier(20)
+
+    def guess(i: int) -> str:
+        with Registry.open(cfg) as reg:
+            start.wait()
+            return auth.sign_in(reg, "alice", f"guess-{i}", now=T0).message
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        messages = list(pool.map(guess, range(20)))
+    checked = alice.audit_log(event="login_failed", actor="alice")
+    assert sum(e["details"] == {"reason": "wrong password"} for e in checked) == 5
+    assert sum(m.startswith("Too many failed attempts") for m in messages) == 16
+    assert alice.get_user("alice")["locked_until"] is not None
+    assert not auth.sign_in(alice, "alice", "correct horse", now=T0).ok

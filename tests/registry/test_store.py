@@ -93,7 +93,7 @@ def test_approving_against_a_changed_champion_is_a_conflict(champion_and_review)
     reg, v1, _v2, v3, rid = champion_and_review
     reg.promote(version=v3, expected_champion=v1, run_id="r3", at="2025-03-01", reason="newer win")
     before = reg.audit_log()
-    with pytest.raises(Conflict, match=r"champion is v3 but this approval expected v1.*changed"):
+    with pytest.raises(Conflict, match=r"Review 1 is stale: the champion is v3, not v1"):
         reg.approve(rid, by="alice")
     assert reg.current_champion().version == v3
     assert reg.get_review(rid).status == "pending"  # nothing half-done
