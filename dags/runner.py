@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         retrain, monitor = dags[loop.DAG_ID], dags[loop.DRIFT_DAG_ID]
         rollouts = dags[loop.ROLLOUT_DAG_ID]
         data_path = conf.get("data_path")
-        traffic = int(conf.get("traffic", 5000))
+        traffic = int(conf.get("traffic", 20000))
         day = dt.datetime.fromisoformat(args.start).replace(
             hour=0, minute=0, second=0, microsecond=0
         )

@@ -602,13 +602,20 @@ def cmd_rollout(cfg: Config, args: argparse.Namespace) -> int:
             print(
                 f"Rollout {row['id']}: version {row['version']} against champion "
                 f"v{row['champion_version']}, {row['strategy']}, {row['status']}, challenger share "
-                f"{row['share']:.0%} (seed {row['seed']})."
+                f"{row['share']:.0%} at step {row['step_index'] + 1} of {len(row['plan']['steps'])} "
+                f"(seed {row['seed']})."
             )
-            print(_table(events, ["at", "kind", "share", "actor", "reason"]))
+            print(
+                _table(
+                    [{**e, "share": f"{e['share']:.0%}"} for e in events],
+                    ["at", "kind", "share", "actor", "reason"],
+                )
+            )
             if analyses:
                 last = analyses[-1]
                 print(
-                    f"Latest analysis ({last['at']}): n {last['n_champion']} / {last['n_challenger']}, "
+                    f"Latest analysis ({last['at']}, step {last['step_index'] + 1}, per unit): "
+                    f"n {last['n_champion']} / {last['n_challenger']}, "
                     f"mean loss {_cell(last['champion_mean'])} / {_cell(last['challenger_mean'])}, "
                     f"difference {_cell(last['difference'])} [{_cell(last['cs_low'])}, "
                     f"{_cell(last['cs_high'])}], SRM p {_cell(last['srm_p'])}: {last['action']}."
@@ -911,8 +918,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--traffic",
         type=int,
-        default=5000,
-        help="demo requests per day through the Router while a rollout is live (default 5000)",
+        default=20000,
+        help="demo requests per day through the Router while a rollout is live (default 20000)",
     )
 
     p = sub.add_parser("rollout", help="list, show, pause, resume, abort or force-finish rollouts")

@@ -293,6 +293,15 @@ SETTINGS: tuple[Setting, ...] = (
         "a float in (0, 1)",
     ),
     Setting(
+        "rollout_max_harm",
+        "float",
+        0.05,
+        "A canary or gradual step moves on only when the always-valid interval rules out a "
+        "challenger worse than this share of the champion's mean loss.",
+        _unit,
+        "a float in (0, 1)",
+    ),
+    Setting(
         "rollout_shadow_share",
         "float",
         0.2,
@@ -564,6 +573,7 @@ class Config:
     rollout_min_samples: int
     rollout_max_hours: float
     rollout_margin: float
+    rollout_max_harm: float
     rollout_shadow_share: float
     rollout_schedule: str
     review_ttl_days: int
@@ -622,6 +632,7 @@ class Config:
             min_samples=self.rollout_min_samples,
             max_hours=self.rollout_max_hours,
             margin=self.rollout_margin,
+            max_harm=self.rollout_max_harm,
             alpha=self.alpha,
             shadow_share=self.rollout_shadow_share,
         )

@@ -299,34 +299,50 @@ def _losses(task: str, predictions: np.ndarray, actual: np.ndarray) -> np.ndarra
 
 
 def analyse_rollout(cfg: Config, reg: Registry, row: dict[str, Any], as_of: dt.datetime) -> Any:
-    """The rollout's analysis and decision from its labelled outcomes so far."""
+    """The rollout's analysis and decision from the labelled outcomes of its current step.
+
+    One step only: steps have different shares, and pooling them would confound the variant with
+    time. Per unit: requests of one unit (a patient, a user) are averaged first, since units, not
+    requests, are what the hash randomises; with one request per unit it is the same thing."""
+    import pandas as pd
+
     plan = rollout.Plan.from_dict(row["plan"])
-    outcomes = reg.rollout_outcomes(row["id"])
-    variant = np.array([o["variant"] for o in outcomes], dtype=object)
-    pred = np.array([o["prediction"] for o in outcomes], dtype=float)
-    actual = np.array([o["actual"] for o in outcomes], dtype=float)
+    step = int(row["step_index"])
+    frame = pd.DataFrame(
+        reg.rollout_outcomes(row["id"], step_index=step),
+        columns=["unit", "variant", "prediction", "shadow_prediction", "actual"],
+    )
+    actual = frame["actual"].to_numpy(dtype=float)
+    frame["loss"] = _losses(cfg.task, frame["prediction"].to_numpy(dtype=float), actual)
     if plan.strategy == "shadow":
-        shadow = np.array(
-            [
-                np.nan if o["shadow_prediction"] is None else o["shadow_prediction"]
-                for o in outcomes
-            ],
-            dtype=float,
+        both = frame.loc[frame["shadow_prediction"].notna()].copy()
+        both["shadow_loss"] = _losses(
+            cfg.task,
+            both["shadow_prediction"].to_numpy(dtype=float),
+            both["actual"].to_numpy(dtype=float),
         )
-        both = ~np.isnan(shadow)
+        per_unit = both.groupby("unit")[["loss", "shadow_loss"]].mean()
         analysis = rollout.analyse(
-            _losses(cfg.task, pred[both], actual[both]),
-            _losses(cfg.task, shadow[both], actual[both]),
+            per_unit["loss"].to_numpy(),
+            per_unit["shadow_loss"].to_numpy(),
             plan=plan,
             share=plan.shadow_share,
             paired=True,
         )
     else:
-        units = reg.rollout_units(row["id"], int(row["step_index"]))
-        on = variant == "challenger"
+        per_unit = frame.groupby(["variant", "unit"])["loss"].mean()
+        units = reg.rollout_units(row["id"], step)
+
+        def arm(name: str) -> np.ndarray:
+            return (
+                per_unit.loc[name].to_numpy(dtype=float)
+                if name in per_unit.index.get_level_values(0)
+                else np.zeros(0)
+            )
+
         analysis = rollout.analyse(
-            _losses(cfg.task, pred[~on], actual[~on]),
-            _losses(cfg.task, pred[on], actual[on]),
+            arm("champion"),
+            arm("challenger"),
             plan=plan,
             share=float(row["share"]),
             champion_units=units["champion"],
@@ -362,8 +378,31 @@ def monitor_rollout(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, An
     row = reg.live_rollout()
     if row is None:
         return {"rollout": None, "action": None}
+    champ = reg.current_champion()
+    if champ is None or champ.version != row["champion_version"]:
+        # An approval or rollback changed the champion: this comparison no longer means anything.
+        reason = (
+            f"the champion changed to v{champ.version if champ else '-'} during the rollout "
+            f"(it started against v{row['champion_version']})"
+        )
+        reg.transition_rollout(
+            row["id"],
+            kind="aborted",
+            actor=PIPELINE,
+            reason=reason,
+            at=ctx.as_of_iso,
+            expect_status=("active", "paused"),
+            status="aborted",
+            share=0.0,
+        )
+        return {"rollout": row["id"], "action": "abort", "reason": reason}
     if row["status"] == "paused":
         return {"rollout": row["id"], "action": "paused"}
+    stored = reg.rollout_analysis_for_run(row["id"], ctx.run_id)
+    if stored is not None:  # a retried task: finish what the first attempt decided, once
+        if stored["step_index"] != row["step_index"] or stored["action"] not in _TRANSITIONS:
+            return {"rollout": row["id"], "action": "already analysed"}
+        return _apply(cfg, reg, ctx, row, stored["action"], stored["reason"])
     analysis, decision = analyse_rollout(cfg, reg, row, ctx.as_of)
     record = {
         "step_index": row["step_index"],
@@ -383,20 +422,31 @@ def monitor_rollout(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, An
         "action": decision.action,
         "reason": decision.reason,
     }
-    if not reg.record_rollout_analysis(row["id"], run_id=ctx.run_id, at=ctx.as_of_iso, row=record):
-        return {"rollout": row["id"], "action": "already analysed"}  # a retried task
+    reg.record_rollout_analysis(row["id"], run_id=ctx.run_id, at=ctx.as_of_iso, row=record)
     if decision.action == "continue":
         return {"rollout": row["id"], "action": "continue", "reason": decision.reason}
-    kind, status = _TRANSITIONS[decision.action]
+    return _apply(cfg, reg, ctx, row, decision.action, decision.reason)
+
+
+def _apply(
+    cfg: Config,
+    reg: Registry,
+    ctx: RunContext,
+    row: dict[str, Any],
+    action: str,
+    reason: str,
+) -> dict[str, Any]:
+    """Carry out a monitor decision by compare-and-set on the state it was made in."""
+    kind, status = _TRANSITIONS[action]
     plan = rollout.Plan.from_dict(row["plan"])
-    step = int(row["step_index"]) + 1 if decision.action == "advance" else None
-    share = decision.next_share if decision.action in ("advance", "promote") else 0.0
+    step = {"advance": int(row["step_index"]) + 1, "promote": len(plan.steps) - 1}.get(action)
+    share = {"advance": plan.steps[step or 0], "promote": 1.0}.get(action, 0.0)
     try:
         after = reg.transition_rollout(
             row["id"],
             kind=kind,
             actor=PIPELINE,
-            reason=decision.reason,
+            reason=reason,
             at=ctx.as_of_iso,
             expect_step=int(row["step_index"]),
             status=status,
@@ -408,6 +458,8 @@ def monitor_rollout(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, An
         if (now["status"], now["step_index"]) != (row["status"], row["step_index"]):
             # An admin paused, aborted or finished it meanwhile: their decision stands.
             return {"rollout": row["id"], "action": "superseded", "reason": str(exc)}
+        if action != "promote":
+            raise
         # The champion moved since the rollout started: end it without promoting.
         after = reg.transition_rollout(
             row["id"],
@@ -419,22 +471,22 @@ def monitor_rollout(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, An
             status="aborted",
             share=0.0,
         )
-        decision = rollout.RolloutDecision(action="abort", reason=str(exc))
+        action, reason = "abort", str(exc)
     notify(
         cfg,
         reg,
         "rollout_decision",
         key=f"rollout_{kind}:{row['id']}:{ctx.run_id}",
         rollout_id=row["id"],
-        action=decision.action,
+        action=action,
         strategy=plan.strategy,
         share=after["share"],
         version=row["version"],
         previous=row["champion_version"],
-        reason=decision.reason,
+        reason=reason,
         run_id=ctx.run_id,
     )
-    return {"rollout": row["id"], "action": decision.action, "reason": decision.reason}
+    return {"rollout": row["id"], "action": action, "reason": reason}
 
 
 def serve_traffic(

@@ -43,10 +43,17 @@ _PRIME = 0x01000193
 # --------------------------------------------------------------------------------------------
 # Assignment
 # --------------------------------------------------------------------------------------------
+def _units(text: str) -> bytes:
+    return text.encode("utf-16-le", "surrogatepass")
+
+
 def fnv1a32(text: str) -> int:
+    """FNV-1a 32 over the string's UTF-16 code units, as GrowthBook's SDKs compute it (JS
+    ``charCodeAt``; growthbook-python 4): the same as over bytes for ASCII ids."""
     h = _OFFSET
-    for byte in text.encode("utf-8"):
-        h = ((h ^ byte) * _PRIME) & 0xFFFFFFFF
+    data = _units(text)
+    for i in range(0, len(data), 2):
+        h = ((h ^ (data[i] | (data[i + 1] << 8))) * _PRIME) & 0xFFFFFFFF
     return h
 
 
@@ -73,12 +80,20 @@ def _fnv_rows_from(h: np.ndarray, data: np.ndarray, lengths: np.ndarray) -> np.n
 
 
 def _byte_matrix(values: Sequence[str] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """UTF-8 bytes of each value as rows of a zero-padded uint8 matrix, and the byte lengths
-    (taken before numpy's bytes dtype drops trailing NUL characters)."""
-    encoded = [str(v).encode("utf-8") for v in values]
-    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+    """UTF-16 code units of each value as rows of a zero-padded uint16 matrix, and the number of
+    units (taken before numpy's bytes dtype drops trailing NULs)."""
+    texts = [str(v) for v in values]
+    if all(t.isascii() for t in texts):  # the common case: one byte per code unit
+        ascii_ = [t.encode("ascii") for t in texts]
+        lengths = np.fromiter(map(len, ascii_), dtype=np.int64, count=len(ascii_))
+        width = max(int(lengths.max()), 1)
+        return np.array(ascii_, dtype=f"S{width}").view(np.uint8).reshape(
+            len(ascii_), width
+        ), lengths
+    encoded = [_units(t) for t in texts]
+    lengths = np.fromiter((len(e) // 2 for e in encoded), dtype=np.int64, count=len(encoded))
     width = max(int(lengths.max()), 1)
-    matrix = np.array(encoded, dtype=f"S{width}").view(np.uint8).reshape(len(encoded), width)
+    matrix = np.array(encoded, dtype=f"S{2 * width}").view("<u2").reshape(len(encoded), width)
     return matrix, lengths
 
 
@@ -102,10 +117,10 @@ def growthbook_hash_batch(seed: str, values: Sequence[str] | np.ndarray) -> np.n
     if len(values) == 0:
         return np.zeros(0)
     matrix, lengths = _byte_matrix(values)
-    prefix = np.frombuffer(seed.encode("utf-8"), dtype=np.uint8)
     h: np.ndarray = np.full(len(lengths), _OFFSET, dtype=np.uint64)
-    for byte in prefix:  # the seed is the same for every row
-        h = ((h ^ np.uint64(byte)) * _PRIME) & 0xFFFFFFFF
+    prefix = np.frombuffer(_units(seed), dtype="<u2")
+    for unit in prefix:  # the seed is the same for every row
+        h = ((h ^ np.uint64(unit)) * _PRIME) & 0xFFFFFFFF
     h = _fnv_rows_from(h, matrix, lengths)
     digits, dlen = _decimal_matrix(h)
     second = _fnv_rows(digits, dlen)
@@ -139,6 +154,9 @@ class Plan:
     margin: float = 0.02  # relative improvement in mean loss that counts as "better"
     alpha: float = 0.05
     shadow_share: float = 0.2
+    # A ramp (canary, gradual) moves on only once its always-valid interval rules out a
+    # challenger worse than this share of the champion's mean loss (non-inferiority).
+    max_harm: float = 0.05
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -146,10 +164,13 @@ class Plan:
                 f"The rollout strategy must be one of {', '.join(STRATEGIES)}. Got {self.strategy!r}."
             )
         if self.strategy in ("canary", "gradual") and (
-            not self.steps or list(self.steps) != sorted(set(self.steps)) or self.steps[-1] != 1
+            len(self.steps) < 2
+            or list(self.steps) != sorted(set(self.steps))
+            or self.steps[-1] != 1
+            or not 0 < self.steps[0] < 1
         ):
             raise ConfigError(
-                f"A {self.strategy} rollout needs increasing steps ending at 100%. "
+                f"A {self.strategy} rollout needs increasing steps from above 0% ending at 100%. "
                 f"Got {', '.join(f'{s:.0%}' for s in self.steps)}."
             )
         if any(not 0 <= s <= 1 for s in self.steps):
@@ -338,23 +359,30 @@ def decide(
             reason=f"the challenger is better by more than the {plan.margin:.0%} margin: {interval}",
             next_share=1.0,
         )
-    if ramp and step_hours >= plan.min_step_hours:
+    harm = plan.max_harm * abs(a.champion.mean)
+    bounded = a.cs_low > -harm
+    worst = -a.cs_low / abs(a.champion.mean) if a.champion.mean else math.inf
+    if ramp and step_hours >= plan.min_step_hours and bounded:
         nxt = plan.steps[step_index + 1] if step_index + 1 < len(plan.steps) else 1.0
+        held = (
+            f"step {plan.steps[step_index]:.0%} held {step_hours:.0f} h and the challenger is at "
+            f"most {max(worst, 0):.1%} worse (limit {plan.max_harm:.0%})"
+        )
         if nxt >= 1.0:
             return RolloutDecision(
-                action="promote",
-                reason=f"every step held {plan.min_step_hours:g} h with no harm: {interval}",
-                next_share=1.0,
+                action="promote", reason=f"{held}, the last step: {interval}", next_share=1.0
             )
-        return RolloutDecision(
-            action="advance",
-            reason=f"step {plan.steps[step_index]:.0%} held {step_hours:.0f} h with no harm: {interval}",
-            next_share=nxt,
-        )
+        return RolloutDecision(action="advance", reason=f"{held}: {interval}", next_share=nxt)
     if total_hours >= plan.max_hours:
         return RolloutDecision(
             action="expire",
             reason=f"maximum duration {plan.max_hours:g} h reached without a clear winner "
             f"({interval}): the champion stays",
+        )
+    if ramp and step_hours >= plan.min_step_hours:
+        return RolloutDecision(
+            action="continue",
+            reason=f"holding: the challenger may still be up to {worst:.1%} worse (limit "
+            f"{plan.max_harm:.0%}): {interval}",
         )
     return RolloutDecision(action="continue", reason=f"no decision yet: {interval}")

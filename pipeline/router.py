@@ -16,6 +16,7 @@ come from the registry, checksum-verified.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -32,22 +33,37 @@ if TYPE_CHECKING:
 
 
 class Router:
-    def __init__(self, cfg: Config, reg: Registry, *, batch_size: int = 1000) -> None:
+    def __init__(
+        self, cfg: Config, reg: Registry, *, batch_size: int = 1000, refresh_seconds: float = 30
+    ) -> None:
         self.cfg, self.reg, self.batch_size = cfg, reg, batch_size
-        champion = reg.current_champion()
+        self.refresh_seconds = refresh_seconds
+        self._models: dict[int, Any] = {}
+        self._served: list[tuple[Any, ...]] = []
+        self._labels: list[tuple[Any, ...]] = []
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Re-read the champion and the live rollout (at most every ``refresh_seconds`` while
+        serving, and at every flush): a paused, finished or superseded rollout stops splitting."""
+        champion = self.reg.current_champion()
         if champion is None:
             raise ModelGateError("There is no champion to serve yet; run the retraining first.")
-        live = reg.live_rollout()
-        self.rollout = live if live and live["status"] == "active" else None
+        live = self.reg.live_rollout()
+        if live is not None and live["champion_version"] != champion.version:
+            live = None  # the champion changed under the rollout: serve the champion only
+        self.live = live  # active or paused: still takes labels
+        self.rollout = live if live is not None and live["status"] == "active" else None
         self.champion_version = (
             int(self.rollout["champion_version"]) if self.rollout else champion.version
         )
         self.plan = rollout.Plan.from_dict(self.rollout["plan"]) if self.rollout else None
-        self._models: dict[int, Any] = {}
-        version = reg.get_version(self.champion_version)
-        self.schema = data_mod.Schema.from_dict(version.schema)
-        self._served: list[tuple[Any, ...]] = []
-        self._labels: list[tuple[Any, ...]] = []
+        self.schema = data_mod.Schema.from_dict(self.reg.get_version(self.champion_version).schema)
+        self._refreshed = time.monotonic()
+
+    def _maybe_refresh(self) -> None:
+        if time.monotonic() - self._refreshed >= self.refresh_seconds:
+            self.flush()
 
     # ------------------------------------------------------------------ models
     def _model(self, version: int) -> Any:
@@ -79,6 +95,7 @@ class Router:
             raise ModelGateError(
                 f"{len(frame)} rows but {len(request_ids)} request ids: one id per row."
             )
+        self._maybe_refresh()
         ids = np.asarray([str(r) for r in request_ids], dtype=object)
         keys = ids if units is None else np.asarray([str(u) for u in units], dtype=object)
         variant = self.variants(keys.astype(str))
@@ -127,7 +144,7 @@ class Router:
 
     def record_label(self, request_id: str, actual: float, at: str | None = None) -> None:
         """The truth for a served request (delayed labels are fine; the first one counts)."""
-        if self.rollout:
+        if self.live:
             self._labels.append(
                 (str(request_id), float(actual), at or dt.datetime.now(dt.UTC).isoformat())
             )
@@ -135,15 +152,16 @@ class Router:
                 self.flush()
 
     def flush(self) -> None:
-        """Write buffered predictions, then labels, to the registry (one transaction each)."""
-        if not self.rollout:
-            return
-        if self._served:
-            self.reg.record_outcomes(int(self.rollout["id"]), self._served)
-            self._served = []
-        if self._labels:
-            self.reg.record_labels(int(self.rollout["id"]), self._labels)
-            self._labels = []
+        """Write buffered predictions and labels to the registry (one transaction each; a label
+        may even come first), then re-read the rollout's state."""
+        if self.live:
+            rid = int(self.live["id"])
+            if self._served:
+                self.reg.record_outcomes(rid, self._served)
+            if self._labels:
+                self.reg.record_labels(rid, self._labels)
+        self._served, self._labels = [], []
+        self.refresh()
 
     def __enter__(self) -> Router:
         return self

@@ -348,9 +348,15 @@ def m007_rollouts(db: Database) -> None:
             step_index INTEGER NOT NULL,
             prediction REAL NOT NULL,
             shadow_prediction REAL,
-            actual REAL,
             served_at TEXT NOT NULL,
-            labelled_at TEXT,
+            PRIMARY KEY (rollout_id, request_id)
+        );
+        -- Labels in their own table: one may arrive before its prediction is stored.
+        CREATE TABLE rollout_labels (
+            rollout_id INTEGER NOT NULL REFERENCES rollouts(id),
+            request_id TEXT NOT NULL,
+            actual REAL NOT NULL,
+            labelled_at TEXT NOT NULL,
             PRIMARY KEY (rollout_id, request_id)
         );
         CREATE TABLE rollout_analyses (

@@ -1156,8 +1156,12 @@ class Registry:
 
     def record_outcomes(self, rollout_id: int, rows: Iterable[Sequence[Any]]) -> int:
         """Served predictions, in one transaction: (request_id, unit, variant, step_index,
-        prediction, shadow_prediction, served_at). A request id already stored is kept as it was."""
+        prediction, shadow_prediction, served_at). A request id already stored is kept as it was;
+        a rollout that has ended takes nothing more (returns 0)."""
         with self._tx() as db:
+            live = self._one("SELECT status FROM rollouts WHERE id = ?", [rollout_id])
+            if live is None or live["status"] not in ("active", "paused"):
+                return 0
             cur = db.conn.executemany(
                 "INSERT OR IGNORE INTO rollout_outcomes (rollout_id, request_id, unit, variant, step_index, "
                 "prediction, shadow_prediction, served_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -1167,22 +1171,35 @@ class Registry:
 
     def record_labels(self, rollout_id: int, rows: Iterable[Sequence[Any]]) -> int:
         """Delayed labels, in one transaction: (request_id, actual, labelled_at); the first label
-        of a request wins."""
+        of a request wins, and a label may come before its prediction is stored."""
         with self._tx() as db:
             cur = db.conn.executemany(
-                "UPDATE rollout_outcomes SET actual = ?, labelled_at = ? "
-                "WHERE rollout_id = ? AND request_id = ? AND actual IS NULL",
-                ([actual, at, rollout_id, request_id] for request_id, actual, at in rows),
+                "INSERT OR IGNORE INTO rollout_labels (rollout_id, request_id, actual, labelled_at) "
+                "VALUES (?, ?, ?, ?)",
+                ([rollout_id, request_id, actual, at] for request_id, actual, at in rows),
             )
             return int(cur.rowcount)
 
-    def rollout_outcomes(self, rollout_id: int, *, labelled: bool = True) -> list[dict[str, Any]]:
+    def rollout_outcomes(
+        self, rollout_id: int, *, labelled: bool = True, step_index: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Served predictions with their labels (only labelled ones by default), of one step or
+        of all."""
         return self._all(
-            "SELECT request_id, unit, variant, prediction, shadow_prediction, actual, served_at "
-            "FROM rollout_outcomes WHERE rollout_id = ?"
-            + (" AND actual IS NOT NULL" if labelled else "")
-            + " ORDER BY served_at, request_id",
-            [rollout_id],
+            "SELECT o.request_id, o.unit, o.variant, o.step_index, o.prediction, o.shadow_prediction, "
+            "l.actual, o.served_at, l.labelled_at FROM rollout_outcomes o "
+            "LEFT JOIN rollout_labels l ON l.rollout_id = o.rollout_id AND l.request_id = o.request_id "
+            "WHERE o.rollout_id = ?"
+            + (" AND l.actual IS NOT NULL" if labelled else "")
+            + (" AND o.step_index = ?" if step_index is not None else "")
+            + " ORDER BY o.served_at, o.request_id",
+            [rollout_id] if step_index is None else [rollout_id, step_index],
+        )
+
+    def rollout_analysis_for_run(self, rollout_id: int, run_id: str) -> dict[str, Any] | None:
+        return self._one(
+            "SELECT * FROM rollout_analyses WHERE rollout_id = ? AND run_id = ?",
+            [rollout_id, run_id],
         )
 
     def rollout_units(self, rollout_id: int, step_index: int) -> dict[str, int]:
@@ -1266,6 +1283,8 @@ class Registry:
                     changes["ended_at"] = at
             if step_index is not None and step_index != row["step_index"]:
                 changes.update(step_index=step_index, step_started_at=at)
+            if kind == "resumed":  # paused time does not count towards holding the step
+                changes["step_started_at"] = at
             if share is not None:
                 changes["share"] = share
             sets = ", ".join(f"{k} = :{k}" for k in changes)

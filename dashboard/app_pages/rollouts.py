@@ -52,7 +52,12 @@ st.caption(
     f"{common.when(row['started_at'])}; assignment seed `{row['seed']}` (GrowthBook hash v2). "
     f"Needs {plan.get('min_samples', '?')} labelled outcomes per arm, holds each step "
     f"{plan.get('min_step_hours', '?')} h, ends after {plan.get('max_hours', '?')} h; "
-    f"wins by a {plan.get('margin', 0):.0%} margin."
+    + (
+        f"a step moves on once the challenger is shown to be at most "
+        f"{plan.get('max_harm', 0.05):.0%} worse."
+        if row["strategy"] in ("canary", "gradual")
+        else f"wins by a {plan.get('margin', 0):.0%} margin, loses when significantly worse."
+    )
 )
 
 last = analyses[-1] if analyses else None
@@ -64,8 +69,8 @@ else:
             f"Sample ratio mismatch (p = {last['srm_p']:.2g}): the split is not what was configured."
         )
     elif last["srm_p"] is not None:
-        st.success(f"Traffic split healthy (sample-ratio check p = {last['srm_p']:.3g}).")
-    st.subheader("Per-variant error (latest analysis)")
+        st.success(f"No sample ratio mismatch in this step (chi-square p = {last['srm_p']:.3g}).")
+    st.subheader(f"Per-variant error (latest analysis, step {last['step_index'] + 1}, per unit)")
     common.table(
         [
             {
@@ -79,7 +84,7 @@ else:
         ],
         {
             "variant": "variant",
-            "n": "labelled outcomes",
+            "n": "units with labels",
             "mean": "mean loss",
             "low": f"{1 - (plan.get('alpha') or 0.05):.0%} CI low",
             "high": "CI high",

@@ -47,15 +47,20 @@ def test_a_gradual_rollout_completes_through_dag_runs(dags, mg_home, monkeypatch
         ctx = loop.RunContext(run_id="manual-start", as_of=dt.datetime(2025, 6, 1, 3))
         rid = loop.start_rollout(cfg, reg, ctx, 2, 1)["rollout"]
     states = []
-    for day in (2, 3, 4):
+    for day in range(2, 8):
         run = monitor.test(
             logical_date=pendulum.datetime(2025, 6, day, 4, tz="UTC"),
-            run_conf={"data_path": None, "requests": 6000},
+            run_conf={"data_path": None, "requests": 20_000},
         )
         states.append(str(getattr(run.state, "value", run.state)))
-    assert states == ["success"] * 3
+        with Registry.open(cfg) as reg:
+            if reg.get_rollout(rid)["status"] != "active":
+                break
+    assert set(states) == {"success"}
     with Registry.open(cfg) as reg:
-        assert [a["action"] for a in reg.rollout_analyses(rid)] == ["advance", "advance", "promote"]
+        actions = [a["action"] for a in reg.rollout_analyses(rid)]
+        assert actions[-1] == "promote" and actions.count("advance") == 2, actions
+        assert set(actions) <= {"advance", "continue", "promote"}
         assert reg.get_rollout(rid)["status"] == "promoted"
         assert reg.current_champion().version == 2
-        assert len(reg.rollout_outcomes(rid)) == 18_000
+        assert len(reg.rollout_outcomes(rid)) == 20_000 * len(states)

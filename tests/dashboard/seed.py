@@ -66,7 +66,7 @@ def populate(home: Path, **settings: object) -> Config:
 
 
 def add_rollout(cfg: Config, days: int = 2) -> int:
-    """A gradual rollout of the June challenger (v6) against v1, ``days`` days of 6,000 demo
+    """A gradual rollout of the June challenger (v6) against v1, ``days`` days of 20,000 demo
     requests each and the monitor's step decisions (10% -> 25% -> 50% after two days)."""
     import dataclasses
 
@@ -77,6 +77,6 @@ def add_rollout(cfg: Config, days: int = 2) -> int:
         for day in range(2, 2 + days):
             at = dt.datetime(2025, 6, day, 4)
             run = loop.RunContext(run_id=f"rollout__{day}", dag_id=loop.ROLLOUT_DAG_ID, as_of=at)
-            loop.serve_traffic(gradual, reg, run, 6000)
+            loop.serve_traffic(gradual, reg, run, 20_000)
             loop.monitor_rollout(gradual, reg, run)
     return rid

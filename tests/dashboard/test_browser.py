@@ -217,7 +217,7 @@ def test_the_rollouts_page_in_the_browser(browser, dash_home, dash_cfg, tmp_path
         page.goto(url)
         log_in(page, "ada")
         open_page(page, "Rollouts")
-        expect(page.get_by_text("Traffic split healthy")).to_be_visible()
+        expect(page.get_by_text("No sample ratio mismatch")).to_be_visible()
         expect(page.get_by_text("Difference with its always-valid interval")).to_be_visible()
         expect(page.get_by_role("button", name="Pause")).to_be_visible()
         shot(page, "rollouts")

@@ -32,6 +32,10 @@ GROWTHBOOK = [
     ("90850943850283058242805", "123", 2, 0.7516),
     ("()**(%$##$%#$#", '___)((*":&', 2, 0.0128),
     ("abc", "def", 99, None),
+    # Non-ASCII: hashed over UTF-16 code units, as growthbook-python 4.0.0 and the JS SDK do
+    # (values computed with growthbook-python 4.0.0's gbhash).
+    ("", "é", 2, 0.8917),
+    ("s", "😀", 2, 0.2801),
 ]
 
 
@@ -81,7 +85,7 @@ def test_plans_validate_their_steps():
     assert Plan.make("gradual").steps == (0.10, 0.25, 0.50, 1.0)
     with pytest.raises(ConfigError, match="must be one of"):
         Plan.make("blue-green")
-    with pytest.raises(ConfigError, match="increasing steps ending at 100%"):
+    with pytest.raises(ConfigError, match="increasing steps from above 0% ending at 100%"):
         Plan.make("gradual", steps=[0.5, 0.25, 1.0])
     assert Plan.from_dict(Plan.make("canary").to_dict()) == Plan.make("canary")
 
@@ -158,8 +162,8 @@ def _same(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def test_gradual_advances_after_the_hold_then_promotes_at_the_last_step():
     plan = Plan.make("gradual", min_samples=200, min_step_hours=24)
-    a, b = _same(2000)
-    result = analyse(a, b, plan=plan, share=0.5, champion_units=2000, challenger_units=2000)
+    a, b = _same(20_000)
+    result = analyse(a, b, plan=plan, share=0.5, champion_units=20_000, challenger_units=20_000)
     assert decide(result, plan, step_index=0, step_hours=5, total_hours=5).action == "continue"
     step = decide(result, plan, step_index=0, step_hours=30, total_hours=30)
     assert (step.action, step.next_share) == ("advance", 0.25)
@@ -184,3 +188,34 @@ def test_shadow_uses_paired_differences_and_no_srm():
     result = analyse(champion, challenger, plan=plan, share=0.0, paired=True)
     assert result.paired and result.srm_p is None and not result.srm
     assert decide(result, plan, step_index=0, step_hours=1, total_hours=1).action == "promote"
+
+
+def _ramp(rng, effect, *, plan, looks=72, per_look=1000):
+    """A gradual rollout looked at hourly: each look serves ``per_look`` requests split by the
+    step's share; a step's data starts afresh when it advances. Returns the final action."""
+    step, hours = 0, 0
+    a, b = [], []
+    for look in range(1, looks + 1):
+        share = plan.steps[step]
+        n_b = rng.binomial(per_look, share)
+        a.append(np.abs(rng.normal(0, 1.0, per_look - n_b)))
+        b.append(np.abs(rng.normal(0, 1.0 + effect, n_b)))
+        hours += 1
+        result = analyse(np.concatenate(a), np.concatenate(b), plan=plan, share=share)
+        d = decide(result, plan, step_index=step, step_hours=hours, total_hours=look)
+        if d.action == "advance":
+            step, hours, a, b = step + 1, 0, [], []
+        elif d.action != "continue":
+            return d.action
+    return "running"
+
+
+def test_a_ramp_does_not_promote_a_clearly_worse_challenger():
+    """Regression (review S1): ramps used to promote on "not proven worse"; a 10% worse
+    challenger went to 100% in almost every canary. Now a step needs its harm bounded."""
+    plan = Plan.make("gradual", min_samples=300, min_step_hours=6)
+    rng = np.random.default_rng(11)
+    worse = [_ramp(rng, 0.10, plan=plan) for _ in range(40)]
+    assert worse.count("promote") == 0
+    same = [_ramp(rng, 0.0, plan=plan) for _ in range(20)]
+    assert same.count("promote") >= 15  # an equal model still gets through

@@ -31,7 +31,7 @@ def _home(seeded, tmp_path, **settings):
     return cfg, Registry.open(cfg)
 
 
-def _day(reg, cfg, when: dt.datetime, requests: int = 6000) -> dict:
+def _day(reg, cfg, when: dt.datetime, requests: int = 20_000) -> dict:
     ctx = loop.RunContext(
         run_id=f"rollout__{when:%Y-%m-%dT%H}", dag_id=loop.ROLLOUT_DAG_ID, as_of=when
     )
@@ -180,6 +180,90 @@ def test_a_rollout_whose_champion_changed_is_aborted_not_promoted(seeded, tmp_pa
         rid = _start(cfg, reg, version=6, champion=1)
         reg.rollback(by="ada", reason="test", to_version=3)  # the champion moves to v3
         result = _day(reg, cfg, dt.datetime(2025, 6, 2, 4), requests=12_000)
-        assert result["action"] == "abort" and "The champion is v3" in result["reason"]
+        assert result["action"] == "abort" and "the champion changed to v3" in result["reason"]
         assert reg.get_rollout(rid)["status"] == "aborted"
         assert reg.current_champion().version == 3
+
+
+def test_a_retried_monitor_finishes_the_transition_its_first_attempt_decided(
+    seeded, tmp_path, monkeypatch
+):
+    """Regression (review C1): the analysis was stored, the transition failed, and the retry
+    only said "already analysed", leaving the rollout where it was."""
+    cfg, reg = _home(seeded, tmp_path, rollout_strategy="gradual")
+    with reg:
+        rid = _start(cfg, reg)
+        real = reg.transition_rollout
+        calls = {"n": 0}
+
+        def flaky(*args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == 1:
+                raise OSError("disk hiccup")
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(reg, "transition_rollout", flaky)
+        with pytest.raises(OSError):
+            _day(reg, cfg, dt.datetime(2025, 6, 2, 4))
+        retried = loop.monitor_rollout(
+            cfg,
+            reg,
+            loop.RunContext(
+                run_id="rollout__2025-06-02T04",
+                dag_id=loop.ROLLOUT_DAG_ID,
+                as_of=dt.datetime(2025, 6, 2, 4),
+            ),
+        )
+        assert retried["action"] == "advance"
+        assert reg.get_rollout(rid)["share"] == 0.25 and len(reg.rollout_analyses(rid)) == 1
+
+
+def test_labels_may_arrive_before_predictions_and_while_paused(seeded, tmp_path):
+    """Regression (review C2): labels for predictions not yet flushed, or sent while the
+    rollout was paused, were silently dropped."""
+    cfg, reg = _home(seeded, tmp_path, rollout_strategy="ab")
+    with reg:
+        rid = _start(cfg, reg)
+        rows = loop.load_data(cfg, reg, None).frame.iloc[-100:].reset_index(drop=True)
+        ids = [f"q{i}" for i in range(100)]
+        serving = Router(cfg, reg, batch_size=10_000)
+        serving.predict_frame(rows, ids)  # buffered, not yet written
+        labeller = Router(cfg, reg)
+        for i in ids[:50]:
+            labeller.record_label(i, 1.0)
+        labeller.flush()  # labels first
+        admin.do_rollout_control(cfg, reg, by="ada", rollout_id=rid, action="pause", reason="x")
+        late = Router(cfg, reg)
+        for i in ids[50:]:
+            late.record_label(i, 2.0)
+        late.flush()  # labels while paused
+        serving.flush()  # the predictions at last
+        labelled = reg.rollout_outcomes(rid)
+        assert len(labelled) == 100 and {o["actual"] for o in labelled} == {1.0, 2.0}
+
+
+def test_resuming_restarts_the_step_clock(seeded, tmp_path):
+    """Regression (review C3): time spent paused counted towards holding a step."""
+    cfg, reg = _home(seeded, tmp_path, rollout_strategy="gradual")
+    with reg:
+        rid = _start(cfg, reg)
+        admin.do_rollout_control(cfg, reg, by="ada", rollout_id=rid, action="pause", reason="x")
+        admin.do_rollout_control(cfg, reg, by="ada", rollout_id=rid, action="resume", reason="y")
+        row = reg.get_rollout(rid)
+        assert row["step_started_at"] > row["started_at"]
+
+
+def test_a_champion_change_stops_the_split_and_aborts_the_rollout(seeded, tmp_path):
+    """Regression (review C4, C5): after a rollback the Router kept serving the challenger."""
+    cfg, reg = _home(seeded, tmp_path, rollout_strategy="ab")
+    with reg:
+        rid = _start(cfg, reg)
+        router = Router(cfg, reg, refresh_seconds=0)
+        units = [f"u{i}" for i in range(400)]
+        assert (router.variants(units) == "challenger").any()
+        reg.rollback(by="carl", reason="incident", to_version=2)
+        rows = loop.load_data(cfg, reg, None).frame.iloc[-10:].reset_index(drop=True)
+        _, variants = router.predict_frame(rows, [f"z{i}" for i in range(10)])
+        assert set(variants) == {"champion"} and router.champion_version == 2
+        result = _day(reg, cfg, dt.datetime(2025, 6, 2, 4), requests=0)
+        assert result["action"] == "abort" and reg.get_rollout(rid)["status"] == "aborted"
