@@ -48,18 +48,7 @@ def pipeline_only(months: list[dt.datetime]) -> list[float]:
         for i, as_of in enumerate(months):
             ctx = loop.RunContext(run_id=f"bench-{i}", as_of=as_of, reasons=("schedule",))
             t = time.perf_counter()
-            loop.check_triggers(cfg, reg, ctx)
-            trained = loop.train_challenger(cfg, reg, ctx)
-            result = loop.evaluate_challenger(cfg, reg, ctx, trained["version"])
-            if result["outcome"] == "promote":
-                loop.promote(cfg, reg, ctx, result["version"], result["champion"])
-            elif result["outcome"] == "review":
-                loop.request_review(
-                    cfg, reg, ctx, result["version"], result["comparison_id"], result["champion"]
-                )
-            else:
-                loop.reject(cfg, reg, ctx, result["version"])
-            loop.finish(cfg, reg, ctx)
+            loop.run_in_process(cfg, reg, ctx)
             times.append(time.perf_counter() - t)
     return times
 

@@ -259,6 +259,24 @@ def promote(
     return {"promoted": version, "previous": expected_champion, "changed": changed}
 
 
+def run_in_process(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
+    """Every step of the retraining DAG in order, without Airflow (tests, benchmarks, seeding):
+    the same calls the DAG's tasks make, the branch included. Returns the evaluation."""
+    check_triggers(cfg, reg, ctx)
+    trained = train_challenger(cfg, reg, ctx)
+    result = evaluate_challenger(cfg, reg, ctx, trained["version"])
+    if result["outcome"] == "promote":
+        promote(cfg, reg, ctx, result["version"], result["champion"])
+    elif result["outcome"] == "review":
+        request_review(
+            cfg, reg, ctx, result["version"], result["comparison_id"], result["champion"]
+        )
+    else:
+        reject(cfg, reg, ctx, result["version"])
+    finish(cfg, reg, ctx)
+    return dict(result)
+
+
 def start_rollout(
     cfg: Config, reg: Registry, ctx: RunContext, version: int, expected_champion: int
 ) -> dict[str, Any]:

@@ -364,10 +364,12 @@ def decide(
     worst = -a.cs_low / abs(a.champion.mean) if a.champion.mean else math.inf
     if ramp and step_hours >= plan.min_step_hours and bounded:
         nxt = plan.steps[step_index + 1] if step_index + 1 < len(plan.steps) else 1.0
-        held = (
-            f"step {plan.steps[step_index]:.0%} held {step_hours:.0f} h and the challenger is at "
-            f"most {max(worst, 0):.1%} worse (limit {plan.max_harm:.0%})"
+        bound = (
+            "no worse than the champion"
+            if a.cs_low >= 0
+            else f"at most {worst:.1%} worse (limit {plan.max_harm:.0%})"
         )
+        held = f"step {plan.steps[step_index]:.0%} held {step_hours:.0f} h and the challenger is {bound}"
         if nxt >= 1.0:
             return RolloutDecision(
                 action="promote", reason=f"{held}, the last step: {interval}", next_share=1.0
@@ -386,3 +388,33 @@ def decide(
             f"{plan.max_harm:.0%}): {interval}",
         )
     return RolloutDecision(action="continue", reason=f"no decision yet: {interval}")
+
+
+def simulate_ramp(
+    rng: np.random.Generator,
+    effect: float,
+    plan: Plan,
+    *,
+    looks: int = 72,
+    per_look: int = 1000,
+) -> str:
+    """A seeded study of a ramp looked at hourly (tests and the benchmark): each look serves
+    ``per_look`` requests split by the step's share, absolute errors half-normal with the
+    challenger's scaled by ``1 + effect``; a step's data starts afresh when it advances.
+    Returns the final action, or 'running'."""
+    step, hours = 0, 0
+    a: list[np.ndarray] = []
+    b: list[np.ndarray] = []
+    for look in range(1, looks + 1):
+        share = plan.steps[step]
+        n_b = int(rng.binomial(per_look, share))
+        a.append(np.abs(rng.normal(0, 1.0, per_look - n_b)))
+        b.append(np.abs(rng.normal(0, 1.0 + effect, n_b)))
+        hours += 1
+        result = analyse(np.concatenate(a), np.concatenate(b), plan=plan, share=share)
+        d = decide(result, plan, step_index=step, step_hours=hours, total_hours=look)
+        if d.action == "advance":
+            step, hours, a, b = step + 1, 0, [], []
+        elif d.action != "continue":
+            return d.action
+    return "running"

@@ -22,29 +22,13 @@ def env_for(home: Path, **settings: object) -> dict[str, str]:
     return env
 
 
-def full_run(cfg: Config, reg: Registry, ctx: loop.RunContext) -> str:
-    loop.check_triggers(cfg, reg, ctx)
-    trained = loop.train_challenger(cfg, reg, ctx)
-    result = loop.evaluate_challenger(cfg, reg, ctx, trained["version"])
-    if result["outcome"] == "promote":
-        loop.promote(cfg, reg, ctx, result["version"], result["champion"])
-    elif result["outcome"] == "review":
-        loop.request_review(
-            cfg, reg, ctx, result["version"], result["comparison_id"], result["champion"]
-        )
-    else:
-        loop.reject(cfg, reg, ctx, result["version"])
-    loop.finish(cfg, reg, ctx)
-    return str(result["outcome"])
-
-
 def populate(home: Path, **settings: object) -> Config:
     settings = {"review_ttl_days": 60, **settings}  # the June review stays pending
     cfg = load_config(env=env_for(home, **settings), path=os.devnull)
     with Registry.open(cfg, create=True) as reg:
         for month in range(1, 7):
             as_of = dt.datetime(2025, month, 1, 2)
-            full_run(
+            loop.run_in_process(
                 cfg,
                 reg,
                 loop.RunContext(run_id=f"scheduled__{as_of:%Y-%m-%d}", as_of=as_of, force=True),

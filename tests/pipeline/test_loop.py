@@ -15,19 +15,7 @@ def _ctx(run_id: str, month: int, **kw) -> loop.RunContext:
 
 
 def _full_run(cfg, reg, ctx) -> dict:
-    loop.check_triggers(cfg, reg, ctx)
-    trained = loop.train_challenger(cfg, reg, ctx)
-    result = loop.evaluate_challenger(cfg, reg, ctx, trained["version"])
-    step = {
-        "promote": lambda: loop.promote(cfg, reg, ctx, result["version"], result["champion"]),
-        "review": lambda: loop.request_review(
-            cfg, reg, ctx, result["version"], result["comparison_id"], result["champion"]
-        ),
-        "reject": lambda: loop.reject(cfg, reg, ctx, result["version"]),
-    }[result["outcome"]]
-    step()
-    loop.finish(cfg, reg, ctx)
-    return result
+    return loop.run_in_process(cfg, reg, ctx)
 
 
 def test_running_every_step_twice_changes_nothing(cfg, registry):

@@ -190,32 +190,12 @@ def test_shadow_uses_paired_differences_and_no_srm():
     assert decide(result, plan, step_index=0, step_hours=1, total_hours=1).action == "promote"
 
 
-def _ramp(rng, effect, *, plan, looks=72, per_look=1000):
-    """A gradual rollout looked at hourly: each look serves ``per_look`` requests split by the
-    step's share; a step's data starts afresh when it advances. Returns the final action."""
-    step, hours = 0, 0
-    a, b = [], []
-    for look in range(1, looks + 1):
-        share = plan.steps[step]
-        n_b = rng.binomial(per_look, share)
-        a.append(np.abs(rng.normal(0, 1.0, per_look - n_b)))
-        b.append(np.abs(rng.normal(0, 1.0 + effect, n_b)))
-        hours += 1
-        result = analyse(np.concatenate(a), np.concatenate(b), plan=plan, share=share)
-        d = decide(result, plan, step_index=step, step_hours=hours, total_hours=look)
-        if d.action == "advance":
-            step, hours, a, b = step + 1, 0, [], []
-        elif d.action != "continue":
-            return d.action
-    return "running"
-
-
 def test_a_ramp_does_not_promote_a_clearly_worse_challenger():
     """Regression (review S1): ramps used to promote on "not proven worse"; a 10% worse
     challenger went to 100% in almost every canary. Now a step needs its harm bounded."""
     plan = Plan.make("gradual", min_samples=300, min_step_hours=6)
     rng = np.random.default_rng(11)
-    worse = [_ramp(rng, 0.10, plan=plan) for _ in range(40)]
+    worse = [rollout.simulate_ramp(rng, 0.10, plan) for _ in range(40)]
     assert worse.count("promote") == 0
-    same = [_ramp(rng, 0.0, plan=plan) for _ in range(20)]
+    same = [rollout.simulate_ramp(rng, 0.0, plan) for _ in range(20)]
     assert same.count("promote") >= 15  # an equal model still gets through
