@@ -6,6 +6,7 @@ summary for XCom. The time is the run's ``as_of`` (the data interval end), never
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
@@ -283,6 +284,11 @@ def start_rollout(
     """Instead of promoting at once, start a rollout of the challenger against the champion (the
     rollout monitor promotes or rolls back). A retry finds the rollout already started."""
     plan = cfg.rollout_plan()
+    champion_metrics = (reg.comparison(ctx.run_id) or {}).get("champion_metrics") or {}
+    if cfg.task == "classification" and "accuracy" in champion_metrics:
+        plan = dataclasses.replace(plan, loss_scale=1 - float(champion_metrics["accuracy"]))
+    elif cfg.task == "regression" and "mae" in champion_metrics:
+        plan = dataclasses.replace(plan, loss_scale=float(champion_metrics["mae"]))
     share = 0.0 if plan.strategy == "shadow" else plan.steps[0]
     row = reg.start_rollout(
         run_id=ctx.run_id,

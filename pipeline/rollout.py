@@ -157,6 +157,10 @@ class Plan:
     # A ramp (canary, gradual) moves on only once its always-valid interval rules out a
     # challenger worse than this share of the champion's mean loss (non-inferiority).
     max_harm: float = 0.05
+    # The champion's expected mean loss, fixed when the rollout starts (from its holdout): it sets
+    # the confidence sequence's mixing variance before any rollout data is seen, which the
+    # always-valid guarantee needs. None: taken from the data (a slightly optimistic fallback).
+    loss_scale: float | None = None
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -275,8 +279,10 @@ def analyse(
         else:
             diff = float(a.mean() - b.mean())
             var = float(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
-        scale = max(abs(float(a.mean())), 1e-12)
-        tau2 = (max(plan.margin, 0.01) * scale) ** 2
+        observed = max(abs(float(a.mean())), 1e-12)
+        fixed = plan.loss_scale if plan.loss_scale and plan.loss_scale > 0 else None
+        tau2 = (max(plan.margin, 0.01) * (fixed or observed)) ** 2
+        scale = observed
         cs_low, cs_high = confidence_sequence(diff, var, plan.alpha, tau2)
         rel = diff / scale
     srm_p = None

@@ -199,3 +199,16 @@ def test_a_ramp_does_not_promote_a_clearly_worse_challenger():
     assert worse.count("promote") == 0
     same = [rollout.simulate_ramp(rng, 0.0, plan) for _ in range(20)]
     assert same.count("promote") >= 15  # an equal model still gets through
+
+
+def test_a_fixed_loss_scale_sets_the_mixing_variance_before_the_data():
+    a, b = _same(5000, seed=4)
+    fixed = Plan.make("ab", loss_scale=0.8)
+    r1 = analyse(a, b, plan=fixed, share=0.5)
+    r2 = analyse(a * 3, b * 3, plan=fixed, share=0.5)  # a different observed scale ...
+    var = a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)
+    expected = rollout.confidence_sequence(r1.difference, var, 0.05, (0.02 * 0.8) ** 2)
+    assert (r1.cs_low, r1.cs_high) == pytest.approx(expected)
+    # ... keeps the same tau: the boundary scales with the data's variance alone.
+    expected2 = rollout.confidence_sequence(r2.difference, var * 9, 0.05, (0.02 * 0.8) ** 2)
+    assert (r2.cs_low, r2.cs_high) == pytest.approx(expected2)

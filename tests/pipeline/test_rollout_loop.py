@@ -54,6 +54,9 @@ def test_an_automatic_promotion_starts_a_rollout_instead(seeded, tmp_path):
         assert reg.current_champion().version == 1
         (row,) = reg.rollouts()
         assert (row["status"], row["share"], row["seed"]) == ("active", 0.1, "rollout-1")
+        # The mixing variance is fixed before any traffic: from the champion's holdout MAE.
+        holdout_mae = reg.comparison("scheduled__2025-06-01")["champion_metrics"]["mae"]
+        assert row["plan"]["loss_scale"] == pytest.approx(holdout_mae)
 
 
 def test_a_gradual_rollout_ramps_and_completes(seeded, tmp_path):
