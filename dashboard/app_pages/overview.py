@@ -43,6 +43,7 @@ with common.registry() as reg:
     promotions = reg.pending_promotions()
     drift = reg.drift_reports(limit=30)
     outbox = reg.outbox(limit=100)
+    live = reg.live_rollout()
     common.auto_refresh(reg)
 
 if champ is None:
@@ -54,6 +55,13 @@ else:
     st.caption(
         f"Since {common.when(champ.since)} — {how.get(champ.kind, champ.kind)} by {champ.by}."
     )
+
+if live is not None:
+    st.info(
+        f"Rollout {live['id']} ({live['strategy']}, {live['status']}): version {live['version']} "
+        f"serves {live['share']:.0%} of traffic against champion v{live['champion_version']}."
+    )
+    st.page_link("app_pages/rollouts.py", label="Open the rollout", icon=":material/alt_route:")
 
 c1, c2, c3, c4 = st.columns([1, 1, 1.6, 1])
 c1.metric(

@@ -341,6 +341,8 @@ def test_rollouts_page_shows_the_live_rollout_to_a_viewer_without_controls(dash_
     history = at.dataframe[1].value
     assert list(history["event"]) == ["started"] + ["advanced"] * live["step_index"]
     assert not [b for b in at.button if b.key and b.key.startswith("rollout_")]
+    overview = goto(at, "overview")
+    assert overview.info[0].value.startswith(f"Rollout {rid} (gradual, active): version 6 serves")
     assert rid == 1
 
 
