@@ -675,26 +675,11 @@ class Registry:
                 [review_id, by, audit.utcnow(), reason],
             )
             votes = len(voters) + 1
-            if votes < required:
-                audit.append(
-                    db,
-                    actor=by,
-                    event="review_approval_recorded",
-                    entity="review",
-                    entity_id=review_id,
-                    details={
-                        "version": review.challenger_version,
-                        "approvals": votes,
-                        "required": required,
-                        "reason": reason,
-                    },
-                )
-                return self.get_review(review_id)
-            self._decide_review(review_id, status="approved", by=by, reason=reason)
+            deciding = votes >= required
             audit.append(
                 db,
                 actor=by,
-                event="review_approved",
+                event="review_approved" if deciding else "review_approval_recorded",
                 entity="review",
                 entity_id=review_id,
                 details={
@@ -704,6 +689,9 @@ class Registry:
                     "required": required,
                 },
             )
+            if not deciding:
+                return self.get_review(review_id)
+            self._decide_review(review_id, status="approved", by=by, reason=reason)
             self._set_champion(
                 db,
                 version=review.challenger_version,
