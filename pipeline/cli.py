@@ -646,10 +646,7 @@ def cmd_traffic(cfg: Config, args: argparse.Namespace) -> int:
         if args.as_of:
             as_of = _parse_date(args.as_of, "--as-of")
         else:  # the rollout's own clock: a day after its newest step or traffic
-            last = max(
-                [live["step_started_at"]]
-                + [o["served_at"] for o in reg.rollout_outcomes(live["id"], labelled=False)[-1:]]
-            )
+            last = max(filter(None, [live["step_started_at"], reg.last_served_at(live["id"])]))
             as_of = dt.datetime.fromisoformat(last) + dt.timedelta(days=1)
         ctx = loop.RunContext(
             run_id=f"traffic__{as_of:%Y-%m-%dT%H:%M}",

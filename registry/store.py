@@ -1184,6 +1184,12 @@ class Registry:
             [rollout_id] if step_index is None else [rollout_id, step_index],
         )
 
+    def last_served_at(self, rollout_id: int) -> str | None:
+        row = self._one(
+            "SELECT MAX(served_at) AS m FROM rollout_outcomes WHERE rollout_id = ?", [rollout_id]
+        )
+        return None if row is None else row["m"]
+
     def rollout_analysis_for_run(self, rollout_id: int, run_id: str) -> dict[str, Any] | None:
         return self._one(
             "SELECT * FROM rollout_analyses WHERE rollout_id = ? AND run_id = ?",
