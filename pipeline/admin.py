@@ -184,6 +184,7 @@ def do_rollout_control(
     import datetime as dt
 
     expect, kind, status, share = ROLLOUT_CONTROLS[action]
+    last_step = len(reg.get_rollout(rollout_id)["plan"]["steps"]) - 1
     row = reg.transition_rollout(
         rollout_id,
         kind=kind,
@@ -192,6 +193,7 @@ def do_rollout_control(
         at=dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(timespec="seconds"),
         expect_status=expect,
         status=status,
+        step_index=last_step if action == "promote" else None,
         share=share,
         as_admin=as_admin,
     )

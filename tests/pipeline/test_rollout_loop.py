@@ -152,6 +152,12 @@ def test_pausing_serves_the_champion_and_controls_are_compare_and_set(seeded, tm
         assert 0.45 < (Router(cfg, reg).variants(units) == "challenger").mean() < 0.55
         admin.do_rollout_control(cfg, reg, by="ada", rollout_id=rid, action="promote", reason="go")
         assert reg.current_champion().version == 6
+        finished = reg.get_rollout(rid)
+        assert (finished["status"], finished["share"], finished["step_index"]) == (
+            "promoted",
+            1.0,
+            0,
+        )
         with pytest.raises(admin.Forbidden):
             admin.rollout_control(
                 cfg, reg, username="vic", rollout_id=rid, action="abort", reason="x"
