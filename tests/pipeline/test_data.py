@@ -333,3 +333,20 @@ def test_fingerprint_is_the_same_in_another_process(sample):
         check=True,
     )
     assert out.stdout.strip() == fingerprint(small)
+
+
+def test_the_champions_schema_decides_what_is_categorical(cfg):
+    f = demo_frame(cfg).iloc[:1000]
+    schema = validate_frame(f, cfg, source="x").schema
+    changed = Schema(
+        features=schema.features,
+        categorical=(*schema.categorical, "capacity"),
+        target=schema.target,
+        timestamp=schema.timestamp,
+    )
+    assert validate_frame(f, cfg, source="x", expected=changed).frame["capacity"].dtype == object
+    as_numbers = f.assign(ward_type=np.arange(len(f)) % 3)  # numbers where it saw categories
+    assert (
+        validate_frame(as_numbers, cfg, source="x", expected=schema).schema.categorical
+        == schema.categorical
+    )
