@@ -8,6 +8,7 @@ if a page shows a button it should not. The CLI, which is trusted with the regis
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from pipeline import auth
@@ -181,8 +182,6 @@ def do_rollout_control(
         )
     if not by.strip() or not reason.strip():
         raise ConfigError(f"To {action} a rollout give --by and a --reason.")
-    import datetime as dt
-
     expect, kind, status, share = ROLLOUT_CONTROLS[action]
     last_step = len(reg.get_rollout(rollout_id)["plan"]["steps"]) - 1
     row = reg.transition_rollout(
