@@ -27,7 +27,7 @@ _cfg = load_config()  # parse-time settings only: schedule, queue, retries
     dag_id=DAG_ID,
     description="Daily drift check against the champion's reference profile; starts retraining on a trigger.",
     schedule=_cfg.drift_schedule,
-    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    start_date=pendulum.parse(_cfg.start_date, tz="UTC"),  # from the settings: any history
     catchup=False,
     max_active_runs=1,
     tags=["modelgate"],

@@ -32,7 +32,7 @@ def _step(name: str, *args: Any) -> Any:
     dag_id=DAG_ID,
     description="Retrain a challenger, test it against the champion, then promote, queue for review or reject.",
     schedule=_cfg.schedule,
-    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    start_date=pendulum.parse(_cfg.start_date, tz="UTC"),  # from the settings: any history
     catchup=False,
     max_active_runs=1,
     tags=["modelgate"],

@@ -26,7 +26,7 @@ _cfg = load_config()  # parse-time settings only: schedule, queue, retries
     dag_id=DAG_ID,
     description="Hourly analysis of the live rollout: advance, promote, roll back, halt or expire.",
     schedule=_cfg.rollout_schedule,
-    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    start_date=pendulum.parse(_cfg.start_date, tz="UTC"),  # from the settings: any history
     catchup=False,
     max_active_runs=1,
     tags=["modelgate"],

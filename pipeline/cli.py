@@ -154,10 +154,18 @@ def _validate(cfg: Config, dates: list[dt.datetime], conf: dict[str, Any]) -> No
             )
 
 
-def _drive(cfg: Config, runner_args: list[str], *, total: int, unit_dag: str) -> int:
+def _drive(
+    cfg: Config,
+    runner_args: list[str],
+    *,
+    total: int,
+    unit_dag: str,
+    earliest: dt.datetime | None = None,
+) -> int:
     """Start the in-process DAG runner, follow its results, print progress and a line per retraining.
 
-    ``total`` counts runs of ``unit_dag`` (the progress unit)."""
+    ``total`` counts runs of ``unit_dag`` (the progress unit). Runs before the DAGs' start_date
+    would execute no task, so the runner's DAGs start at ``earliest`` when that is earlier."""
     from pipeline import loop
 
     logs = cfg.home / "logs"
@@ -177,6 +185,13 @@ def _drive(cfg: Config, runner_args: list[str], *, total: int, unit_dag: str) ->
         *runner_args[1:],
     ]
     env = airflow_env(cfg)
+    if earliest is not None and earliest.date() < dt.date.fromisoformat(cfg.start_date):
+        env["MODELGATE_START_DATE"] = earliest.date().isoformat()
+        print(
+            f"The runs start {earliest:%Y-%m-%d}, before start_date {cfg.start_date}: these runs use "
+            f"start_date {earliest:%Y-%m-%d} (set start_date for the scheduler too).",
+            flush=True,
+        )
     env["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(REPO_DAGS.parent), env.get("PYTHONPATH")])
     )
@@ -305,6 +320,7 @@ def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
         ["runs", "--dag-id", DAG_ID, "--conf", json.dumps(conf), as_of.isoformat()],
         total=1,
         unit_dag=DAG_ID,
+        earliest=as_of,
     )
 
 
@@ -350,6 +366,7 @@ def cmd_simulate(cfg: Config, args: argparse.Namespace) -> int:
         ],
         total=days,
         unit_dag=loop.DRIFT_DAG_ID,
+        earliest=dates[0],
     )
     with _registry(cfg) as reg:
         st = reg.status()

@@ -34,6 +34,7 @@ EVENTS = (
     "rejected",
     "rolled_back",
     "review_expiring",
+    "review_superseded",
     "rollout_decision",
     "pipeline_failed",
     "test",
@@ -46,6 +47,7 @@ PAGES = {
     "rejected": "models",
     "rolled_back": "models",
     "review_expiring": "reviews",
+    "review_superseded": "reviews",
     "rollout_decision": "rollouts",
     "pipeline_failed": "",
     "test": "",
@@ -103,6 +105,11 @@ def subject_for(event: str, f: dict[str, Any]) -> str:
         return f"Rolled back to version {v} from version {f.get('previous')}"
     if event == "review_expiring":
         return f"Review expiring: version {v} ({_pct(f.get('relative_improvement'))} {m}) expires {str(f.get('expires_at'))[:10]}"
+    if event == "review_superseded":
+        return (
+            f"Review {f.get('review_id')} superseded: version {f.get('by_version')} replaces "
+            f"version {v} in the queue (review {f.get('superseded_by')})"
+        )
     if event == "rollout_decision":
         share = f.get("share")
         at = f" at {float(share):.0%}" if share is not None else ""
@@ -141,6 +148,9 @@ _LABELS = {
     "action": "Action",
     "share": "Challenger share",
     "strategy": "Strategy",
+    "review_id": "Review",
+    "superseded_by": "Superseded by review",
+    "by_version": "Newer challenger",
 }
 
 
@@ -239,6 +249,30 @@ def send_email(cfg: Config, *, subject: str, text: str, html_body: str, to: list
 
 def _decode(raw: bytes | str) -> str:
     return raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+
+
+def outbox_entry(cfg: Config, event: str, *, key: str, **facts: Any) -> dict[str, Any]:
+    """What the registry queues for a notification it writes in the same transaction as the
+    decision it announces (the keyword arguments of its ``_enqueue``); logged here."""
+    rendered = render(cfg, event, facts)
+    channel = "smtp" if cfg.smtp_host and recipients(cfg) else "log"
+    log.info(
+        "notification %s",
+        json.dumps(
+            {"event": event, "key": key, "subject": rendered.subject, "channel": channel, **facts},
+            sort_keys=True,
+            default=str,
+        ),
+    )
+    return {
+        "key": key,
+        "event": event,
+        "recipients": recipients(cfg),
+        "subject": rendered.subject,
+        "text": rendered.text,
+        "html": rendered.html,
+        "channel": channel,
+    }
 
 
 def notify(

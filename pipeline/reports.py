@@ -84,13 +84,26 @@ class TriggerCheck:
         }
 
 
+AUTOMATIC_TRIGGERS = ("model_age", "data_volume", "data_drift", "concept_drift", "performance")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TriggerReport:
     checks: tuple[TriggerCheck, ...]
+    # True while the minimum interval since the last retraining holds automatic triggers back.
+    held: bool = False
 
     @property
     def fired(self) -> bool:
         return any(c.fired for c in self.checks)
+
+    @property
+    def retrain(self) -> bool:
+        """A check fired that may start a retraining now: any, or only the scheduled, forced
+        and requested ones while the minimum interval holds the automatic ones back."""
+        return any(
+            c.fired and not (self.held and c.name in AUTOMATIC_TRIGGERS) for c in self.checks
+        )
 
     @property
     def reasons(self) -> tuple[str, ...]:
@@ -135,13 +148,14 @@ class Review:
     run_id: str
     challenger_version: int
     expected_champion: int | None
-    status: str  # pending | approved | rejected | expired
+    status: str  # pending | approved | rejected | expired | superseded
     requested_at: str
     expires_at: str
     decided_by: str | None = None
     decided_at: str | None = None
     reason: str | None = None
     comparison_id: int | None = None
+    superseded_by: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -6,6 +6,7 @@ Hybrid rule: retrain when any check fires. Every check, fired or not, is recorde
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import TYPE_CHECKING
 
 from pipeline.config import Config
@@ -23,13 +24,16 @@ def evaluate_triggers(
     force: bool,
     champion_as_of: dt.datetime | None,
     new_rows: int | None,
+    champion_train_rows: int | None = None,
+    last_retraining: dt.datetime | None = None,
     extra: tuple[str, ...] = (),
     drift: DriftReport | None = None,
     include: tuple[str, ...] | None = None,
 ) -> TriggerReport:
     """Checks for one run. ``champion_as_of`` is when the champion's training run looked at the data;
-    ``new_rows`` the labelled rows that arrived since then; ``extra`` reasons passed in the run's conf
-    (for example by the drift monitor)."""
+    ``new_rows`` the labelled rows that arrived since then and ``champion_train_rows`` what it
+    trained on; ``last_retraining`` when any challenger was last trained (the minimum interval
+    counts from it); ``extra`` reasons passed in the run's conf (for example by the drift monitor)."""
     scheduled = run_type == "scheduled" or "schedule" in extra
     checks = [
         TriggerCheck(
@@ -68,15 +72,7 @@ def evaluate_triggers(
             )
         )
     if new_rows is not None:
-        checks.append(
-            TriggerCheck(
-                name="data_volume",
-                fired=new_rows > cfg.new_rows_trigger,
-                value=new_rows,
-                threshold=cfg.new_rows_trigger,
-                detail=f"{new_rows} new labelled rows since the last training (limit {cfg.new_rows_trigger})",
-            )
-        )
+        checks.append(data_volume_check(cfg, new_rows, champion_train_rows))
     if drift is not None:
         checks.extend(drift_checks(cfg, drift))
     for reason in (r for r in extra if r != "schedule"):
@@ -91,7 +87,60 @@ def evaluate_triggers(
         )
     if include is not None:
         checks = [c for c in checks if c.name in include]
-    return TriggerReport(checks=tuple(checks))
+    interval, held = interval_check(cfg, as_of, last_retraining)
+    checks.append(interval)
+    return TriggerReport(checks=tuple(checks), held=held)
+
+
+def data_volume_check(cfg: Config, new_rows: int, train_rows: int | None) -> TriggerCheck:
+    """More than ``new_rows_trigger`` new labelled rows since the champion's training run, and at
+    least ``new_rows_share`` of the rows it trained on (the relative form scales with the data)."""
+    relative = math.ceil(cfg.new_rows_share * train_rows) if train_rows else 0
+    limit = max(cfg.new_rows_trigger + 1, relative)
+    why = (
+        f"the larger of new_rows_trigger {cfg.new_rows_trigger} + 1 and "
+        f"{cfg.new_rows_share:g} x {train_rows} training rows"
+        if train_rows
+        else f"more than new_rows_trigger {cfg.new_rows_trigger}"
+    )
+    return TriggerCheck(
+        name="data_volume",
+        fired=new_rows >= limit,
+        value=new_rows,
+        threshold=limit,
+        detail=f"{new_rows} new labelled rows since the champion's training run (need {limit}: {why})",
+    )
+
+
+def interval_check(
+    cfg: Config, as_of: dt.datetime, last_retraining: dt.datetime | None
+) -> tuple[TriggerCheck, bool]:
+    """The minimum interval between retrainings: never fires itself; while it holds, automatic
+    triggers (drift, volume, age, performance) start nothing. Scheduled and forced runs train."""
+    limit = cfg.min_retrain_interval_days
+    if last_retraining is None:
+        return TriggerCheck(
+            name="min_interval",
+            fired=False,
+            value=None,
+            threshold=limit,
+            detail="no retraining yet: nothing holds automatic triggers back",
+        ), False
+    days = (as_of - last_retraining).total_seconds() / 86400
+    holds = days < limit
+    check = TriggerCheck(
+        name="min_interval",
+        fired=False,
+        value=round(days, 2),
+        threshold=limit,
+        detail=(
+            f"holds automatic triggers back: the last retraining was {days:.1f} days ago "
+            f"(min_retrain_interval_days {limit})"
+            if holds
+            else f"clear: the last retraining was {days:.1f} days ago (min_retrain_interval_days {limit})"
+        ),
+    )
+    return check, holds
 
 
 def drift_checks(cfg: Config, drift: DriftReport) -> list[TriggerCheck]:

@@ -397,3 +397,32 @@ def m008_user_provenance(db: Database) -> None:
         ALTER TABLE users ADD COLUMN role_set_by TEXT;
         """,
     )
+
+
+@migrations()
+def m009_calibrated_drift(db: Database) -> None:
+    """Each drift score's limits, where they came from (floor or calibrated) and why it drifted;
+    each report's reference (training data or the same window a year earlier); superseded
+    reviews."""
+    _execute_script(
+        db,
+        """
+        ALTER TABLE drift_scores ADD COLUMN limits TEXT;
+        ALTER TABLE drift_scores ADD COLUMN rules TEXT;
+        ALTER TABLE drift_scores ADD COLUMN reasons TEXT;
+        ALTER TABLE drift_reports ADD COLUMN reference TEXT;
+        ALTER TABLE reviews ADD COLUMN superseded_by INTEGER REFERENCES reviews(id);
+        """,
+    )
+    # A review may now also be 'superseded'. SQLite cannot alter a CHECK constraint; widening the
+    # allowed values in the stored schema is the documented way (every existing row stays valid).
+    version = db.execute("PRAGMA schema_version").fetchone()[0]
+    db.execute("PRAGMA writable_schema = ON")
+    db.execute(
+        "UPDATE sqlite_master SET sql = replace(sql, "
+        "\"'pending', 'approved', 'rejected', 'expired')\", "
+        "\"'pending', 'approved', 'rejected', 'expired', 'superseded')\") "
+        "WHERE type = 'table' AND name = 'reviews'"
+    )
+    db.execute(f"PRAGMA schema_version = {int(version) + 1}")
+    db.execute("PRAGMA writable_schema = OFF")

@@ -11,7 +11,7 @@ import contextlib
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -569,39 +569,78 @@ class Registry:
         expected_champion: int | None,
         requested_at: dt.datetime,
         ttl_days: int,
-    ) -> Review:
+        supersede_notice: Callable[[Review, Review], dict[str, Any]] | None = None,
+    ) -> tuple[Review, list[Review]]:
+        """Queue a review; a pending review against the same champion is superseded by it in the
+        same transaction (status 'superseded', audited, and with ``supersede_notice`` its
+        notification queued). One open review per champion. Returns the review and the reviews
+        it superseded (none on a retry)."""
+        superseded: list[Review] = []
         with self._tx() as db:
             existing = self._one("SELECT id FROM reviews WHERE run_id = ?", [run_id])
-            if existing is None:
-                expires = requested_at + dt.timedelta(days=ttl_days)
-                cur = db.execute(
-                    "INSERT INTO reviews (run_id, comparison_id, challenger_version, expected_champion, status, "
-                    "requested_at, expires_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
-                    [
-                        run_id,
-                        comparison_id,
-                        version,
-                        expected_champion,
-                        requested_at.isoformat(),
-                        expires.isoformat(),
-                    ],
+            if existing is not None:
+                return self.get_review(int(existing["id"])), []
+            expires = requested_at + dt.timedelta(days=ttl_days)
+            cur = db.execute(
+                "INSERT INTO reviews (run_id, comparison_id, challenger_version, expected_champion, status, "
+                "requested_at, expires_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+                [
+                    run_id,
+                    comparison_id,
+                    version,
+                    expected_champion,
+                    requested_at.isoformat(),
+                    expires.isoformat(),
+                ],
+            )
+            rid = int(cur.lastrowid or 0)
+            audit.append(
+                db,
+                actor=PIPELINE,
+                event="review_requested",
+                entity="review",
+                entity_id=rid,
+                details={
+                    "run_id": run_id,
+                    "version": version,
+                    "expected_champion": expected_champion,
+                    "expires_at": expires.isoformat(),
+                },
+            )
+            new = self.get_review(rid)
+            older = self._all(
+                "SELECT * FROM reviews WHERE status = 'pending' AND id != ? "
+                "AND expected_champion IS ? ORDER BY id",
+                [rid, expected_champion],
+            )
+            for row in older:
+                old = Review(**row)
+                reason = (
+                    f"superseded by review {rid} (version {version}), a newer challenger against "
+                    f"the same champion v{expected_champion}"
                 )
-                rid = int(cur.lastrowid or 0)
+                db.execute(
+                    "UPDATE reviews SET status = 'superseded', superseded_by = ?, decided_by = ?, "
+                    "decided_at = ?, reason = ? WHERE id = ? AND status = 'pending'",
+                    [rid, PIPELINE, requested_at.isoformat(), reason, old.id],
+                )
                 audit.append(
                     db,
                     actor=PIPELINE,
-                    event="review_requested",
+                    event="review_superseded",
                     entity="review",
-                    entity_id=rid,
+                    entity_id=old.id,
                     details={
-                        "run_id": run_id,
-                        "version": version,
-                        "expected_champion": expected_champion,
-                        "expires_at": expires.isoformat(),
+                        "version": old.challenger_version,
+                        "superseded_by": rid,
+                        "by_version": version,
+                        "reason": reason,
                     },
                 )
-                existing = {"id": rid}
-        return self.get_review(int(existing["id"]))
+                if supersede_notice is not None:
+                    self._enqueue(db, **supersede_notice(old, new))
+                superseded.append(self.get_review(old.id))
+        return new, superseded
 
     def get_review(self, review_id: int) -> Review:
         row = self._one("SELECT * FROM reviews WHERE id = ?", [review_id])
@@ -615,6 +654,12 @@ class Registry:
 
     def _decide_review(self, review_id: int, *, status: str, by: str, reason: str) -> Review:
         review = self.get_review(review_id)
+        if review.status == "superseded":
+            raise Conflict(
+                f"Review {review_id} was superseded by review {review.superseded_by}, a newer "
+                f"challenger against the same champion v{review.expected_champion}: decide that "
+                "one instead."
+            )
         if review.status != "pending":
             who = f" by {review.decided_by} at {review.decided_at}" if review.decided_by else ""
             raise Conflict(f"Review {review_id} is already decided: {review.status}{who}.")
@@ -808,7 +853,7 @@ class Registry:
             cur = db.execute(
                 "INSERT INTO drift_reports (run_id, dag_id, as_of, model_version, status, drift_detected, drift_type, "
                 "drift_score, affected, recommendation, n_reference, n_current, concept, triggers, retrain_requested, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "created_at, reference) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     run_id,
                     dag_id,
@@ -826,12 +871,14 @@ class Registry:
                     _j(triggers),
                     int(retrain_requested),
                     audit.utcnow(),
+                    report.get("reference"),
                 ],
             )
             rid = int(cur.lastrowid or 0)
             db.conn.executemany(
                 "INSERT INTO drift_scores (report_id, as_of, feature, kind, ks, p_value, p_adjusted, psi, wasserstein, "
-                "chi2, missing_delta, drifted, score, distribution) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "chi2, missing_delta, drifted, score, distribution, limits, rules, reasons) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     [
                         rid,
@@ -848,6 +895,9 @@ class Registry:
                         int(f["drifted"]),
                         f["score"],
                         _j(f["distribution"]) if f.get("distribution") else None,
+                        _j(f.get("limits")),
+                        _j(f.get("rules")),
+                        _j(f.get("reasons") or []),
                     ]
                     for f in report["features"]
                 ],
@@ -907,19 +957,19 @@ class Registry:
             [since] if since else [],
         )
 
-    def trigger_streak_start(self, dag_id: str, *, before: str, name: str) -> str:
-        """The as_of where the current unbroken streak of drift checks in which trigger ``name``
-        fired began (``before`` itself when it did not fire in the previous check)."""
-        start = before
-        for row in self._all(
-            "SELECT as_of, triggers FROM drift_reports WHERE dag_id = ? AND as_of < ? "
-            "ORDER BY as_of DESC",
-            [dag_id, before],
-        ):
-            if not any(c["fired"] and c["name"] == name for c in json.loads(row["triggers"])):
-                break
-            start = row["as_of"]
-        return start
+    def trigger_streak_covers(self, dag_id: str, *, name: str, since: str, before: str) -> bool:
+        """Whether trigger ``name`` has fired in every drift check from the last one at or before
+        ``since`` up to ``before``: the streak it is on began no later than ``since``. Reads only
+        the checks since then, so its cost does not grow with the history."""
+        rows = self._all(
+            "SELECT as_of, triggers FROM drift_reports WHERE dag_id = ? AND as_of < ? AND as_of >= "
+            "COALESCE((SELECT MAX(as_of) FROM drift_reports WHERE dag_id = ? AND as_of <= ?), '~') "
+            "ORDER BY as_of",
+            [dag_id, before, dag_id, since],
+        )
+        return bool(rows) and all(
+            any(c["fired"] and c["name"] == name for c in json.loads(r["triggers"])) for r in rows
+        )
 
     def last_retraining_as_of(self, dag_id: str) -> str | None:
         row = self._one(
@@ -1479,42 +1529,66 @@ class Registry:
         """Write a notification before it is sent; the same key (event and run) is queued once.
         Returns (id, newly queued)."""
         with self._tx() as db:
-            existing = self._one("SELECT id FROM outbox WHERE key = ?", [key])
-            if existing:
-                return int(existing["id"]), False
-            now = audit.utcnow()
-            cur = db.execute(
-                "INSERT INTO outbox (key, event, recipients, subject, text, html, channel, status, created_at, "
-                "next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    key,
-                    event,
-                    _j(recipients),
-                    subject,
-                    text,
-                    html,
-                    channel,
-                    "pending" if channel == "smtp" else "logged",
-                    now,
-                    now,
-                ],
-            )
-            oid = int(cur.lastrowid or 0)
-            audit.append(
+            return self._enqueue(
                 db,
-                actor=PIPELINE,
-                event="notification_queued",
-                entity="notification",
-                entity_id=oid,
-                details={
-                    "key": key,
-                    "event": event,
-                    "channel": channel,
-                    "recipients": recipients,
-                    "subject": subject,
-                },
+                key=key,
+                event=event,
+                recipients=recipients,
+                subject=subject,
+                text=text,
+                html=html,
+                channel=channel,
             )
-            return oid, True
+
+    def _enqueue(
+        self,
+        db: Database,
+        *,
+        key: str,
+        event: str,
+        recipients: list[str],
+        subject: str,
+        text: str,
+        html: str,
+        channel: str,
+    ) -> tuple[int, bool]:
+        """Inside a write transaction: queue a notification once per key (with its audit row)."""
+        existing = self._one("SELECT id FROM outbox WHERE key = ?", [key])
+        if existing:
+            return int(existing["id"]), False
+        now = audit.utcnow()
+        cur = db.execute(
+            "INSERT INTO outbox (key, event, recipients, subject, text, html, channel, status, created_at, "
+            "next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                key,
+                event,
+                _j(recipients),
+                subject,
+                text,
+                html,
+                channel,
+                "pending" if channel == "smtp" else "logged",
+                now,
+                now,
+            ],
+        )
+        oid = int(cur.lastrowid or 0)
+        audit.append(
+            db,
+            actor=PIPELINE,
+            event="notification_queued",
+            entity="notification",
+            entity_id=oid,
+            details={
+                "key": key,
+                "event": event,
+                "channel": channel,
+                "recipients": recipients,
+                "subject": subject,
+            },
+        )
+        return oid, True
 
     def due_notifications(self, now: str) -> list[dict[str, Any]]:
         return [
@@ -1683,6 +1757,8 @@ _JSON_COLS = (
     "details",
     "distribution",
     "plan",
+    "limits",
+    "rules",
 )
 
 

@@ -20,7 +20,9 @@ common.show_flash()
 st.caption(
     "A score of 1 is the threshold: a feature's score is the largest of PSI / PSI limit, "
     "KS D / KS limit and missing-share change / limit; a check's score is its largest feature "
-    "score (or the concept degradation against its limit)."
+    "score (or the concept degradation against its limit). A limit is the configured floor or, "
+    "when larger, what the champion's own training windows showed (calibrated): a feature that "
+    "swings with the seasons is judged against its seasons."
 )
 
 with common.registry() as reg:
@@ -107,7 +109,9 @@ report = next(r for r in reports if r["run_id"] == run_id)
 with common.registry() as reg:
     scores = reg.drift_scores(report_id=report["id"])
 
-st.markdown(f"**{report['recommendation']}**")
+st.text(report["recommendation"])
+if report.get("reference"):
+    st.text(f"Compared with: {report['reference']}")
 m1, m2, m3 = st.columns(3)
 m1.metric("Reference rows", f"{report['n_reference']:,}")
 m2.metric("Current rows", f"{report['n_current']:,}")
@@ -120,8 +124,27 @@ if isinstance(concept, dict) and concept:
         f"{'drifted' if concept.get('drifted') else 'within the limit'}."
     )
 
+
+def _limits(s: dict[str, object]) -> str:
+    """Each statistic's limit and where it came from, e.g. "KS 0.125 calibrated, PSI 0.2 floor"."""
+    limits, rules = s.get("limits") or {}, s.get("rules") or {}
+    names = {"ks": "KS", "psi": "PSI", "missing": "missing"}
+    return ", ".join(
+        f"{names[k]} {float(v):.3g} {rules.get(k, '')}".strip()  # type: ignore[union-attr]
+        for k, v in limits.items()  # type: ignore[union-attr]
+    )
+
+
 common.table(
-    [{**s, "drifted": bool(s["drifted"])} for s in sorted(scores, key=lambda s: -s["score"])],
+    [
+        {
+            **s,
+            "drifted": bool(s["drifted"]),
+            "limits": _limits(s),
+            "why": "; ".join(s.get("reasons") or []),
+        }
+        for s in sorted(scores, key=lambda s: -s["score"])
+    ],
     {
         "feature": "feature",
         "kind": "kind",
@@ -133,6 +156,8 @@ common.table(
         "missing_delta": "missing Δ",
         "drifted": "drifted",
         "score": "score",
+        "limits": "limits",
+        "why": "why",
     },
     column_config={
         "drifted": st.column_config.CheckboxColumn("drifted"),

@@ -51,8 +51,8 @@ def test_drift_is_recorded_and_starts_one_retraining(dags, mg_home):
         logical_date=pendulum.parse("2025-03-10T03:00"),
         run_conf={"data_path": None, "trigger_retraining": True},
     )
-    loud = monitor.test(
-        logical_date=pendulum.parse("2025-05-20T03:00"),
+    loud = monitor.test(  # four weeks into the admissions shift of 2025-05-01
+        logical_date=pendulum.parse("2025-05-28T03:00"),
         run_conf={"data_path": None, "trigger_retraining": True},
     )
     with _reg() as reg:

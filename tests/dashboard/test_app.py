@@ -146,15 +146,29 @@ def test_overview_shows_the_champion_pending_review_and_runs(dash_cfg):
 def test_drift_page_shows_a_checks_features_and_a_distribution(dash_cfg):
     at = goto(sign_in("vic"), "drift")
     check = at.selectbox(key="drift_run")
-    assert check.value == "drift__2025-06-22"  # the newest first
-    check.select("drift__2025-05-22")
-    at.run()
+    assert check.value == "drift__2025-06-22"  # the newest first: seven weeks into the shift
     table = at.dataframe[0].value
-    assert {"feature", "KS D", "p", "p (BH)", "PSI", "Wasserstein (scaled)", "missing Δ"} <= set(
-        table.columns
-    )
+    assert {
+        "feature",
+        "KS D",
+        "p",
+        "p (BH)",
+        "PSI",
+        "Wasserstein (scaled)",
+        "missing Δ",
+        "limits",
+        "why",
+    } <= set(table.columns)
     drifted = set(table.loc[table["drifted"], "feature"])
-    assert "emergency_admissions" in drifted
+    assert drifted == {"emergency_admissions"}  # the seasonal month and temperature are not
+    why = table.set_index("feature").loc["emergency_admissions", "why"]
+    assert "KS D" in why and ("calibrated" in why or "floor" in why)
+    limits = table.set_index("feature").loc["month", "limits"]
+    assert "calibrated" in limits
+    assert any("training data of v1, calibrated on" in t.value for t in at.text)
+    check.select("drift__2025-05-08")  # a week into it: the 30-day window is mostly old rows
+    at.run()
+    assert not at.dataframe[0].value["drifted"].any()
     assert at.selectbox[1].label.startswith("Distribution of a feature")
 
 

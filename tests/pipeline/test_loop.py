@@ -115,9 +115,10 @@ def test_drift_check_is_recorded_once_and_a_lasting_shift_retrains_once(cfg, reg
 
     quiet = check("2025-03-01T03:00")
     assert quiet["retrain"] is False
-    first = check("2025-05-20T03:00")  # the admissions shift began on 2025-05-01
+    # The admissions shift began on 2025-05-01; the 30-day window shows it once most of it is new.
+    first = check("2025-05-28T03:00")
     assert first["retrain"] is True and "data_drift" in first["reasons"]
-    again = check("2025-05-20T03:00")  # a retried task: same answer, nothing new stored
+    again = check("2025-05-28T03:00")  # a retried task: same answer, nothing new stored
     assert {k: again[k] for k in ("retrain", "reasons", "report_id")} == {
         k: first[k] for k in ("retrain", "reasons", "report_id")
     }
@@ -127,11 +128,11 @@ def test_drift_check_is_recorded_once_and_a_lasting_shift_retrains_once(cfg, reg
         cfg,
         registry,
         loop.RunContext(
-            run_id="run-drift", as_of=dt.datetime(2025, 5, 20, 3, 30), reasons=("data_drift",)
+            run_id="run-drift", as_of=dt.datetime(2025, 5, 28, 3, 30), reasons=("data_drift",)
         ),
     )
-    assert check("2025-05-21T03:00")["cooling_down"] is True
-    later = check("2025-06-10T03:00")
+    assert check("2025-05-29T03:00")["cooling_down"] is True  # min_retrain_interval_days 14
+    later = check("2025-06-20T03:00")
     assert later["retrain"] is False and later["already_retrained"] is True
     scores = registry.drift_scores(feature="emergency_admissions")
     assert [s["drifted"] for s in scores] == [0, 1, 1, 1]

@@ -147,7 +147,7 @@ def test_a_promotion_and_drift_arrive_with_their_figures_once(home, inbox):
             cfg,
             reg,
             loop.RunContext(
-                run_id="drift-1", dag_id=loop.DRIFT_DAG_ID, as_of=dt.datetime(2025, 5, 20, 3)
+                run_id="drift-1", dag_id=loop.DRIFT_DAG_ID, as_of=dt.datetime(2025, 5, 28, 3)
             ),
         )
         _run(cfg, reg, "run-2", dt.datetime(2025, 6, 1, 2))

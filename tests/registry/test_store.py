@@ -66,7 +66,7 @@ def _review(reg: Registry, run_id: str, version: int, expected: int | None) -> i
         expected_champion=expected,
         requested_at=AS_OF,
         ttl_days=14,
-    ).id
+    )[0].id
 
 
 @pytest.fixture

@@ -1,0 +1,87 @@
+"""A run's identity and its data: what every step of the retraining loop and the monitors share."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pipeline import data as data_mod
+from pipeline.config import Config
+
+PIPELINE = "pipeline"  # the actor of automatic decisions (as in the registry)
+
+if TYPE_CHECKING:  # the registry is passed in; pipeline never imports it at run time
+    from registry.store import Registry
+
+
+DAG_ID = "scheduled_retraining_with_gated_promotion"
+DRIFT_DAG_ID = "drift_monitor"
+ROLLOUT_DAG_ID = "rollout_monitor"
+MONITOR_TRIGGERS = ("data_drift", "concept_drift", "performance", "data_volume")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunContext:
+    run_id: str
+    as_of: dt.datetime
+    dag_id: str = DAG_ID
+    logical_date: str | None = None
+    run_type: str | None = None
+    force: bool = False
+    data_path: Path | None = None
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def as_of_iso(self) -> str:
+        return self.as_of.isoformat()
+
+
+def _champion_schema(reg: Registry) -> data_mod.Schema | None:
+    champ = reg.current_champion()
+    return (
+        None if champ is None else data_mod.Schema.from_dict(reg.get_version(champ.version).schema)
+    )
+
+
+def load_data(cfg: Config, reg: Registry | None, data_path: Path | None) -> data_mod.Dataset:
+    """Validated data; when a champion exists its schema is what the data must match."""
+    expected = _champion_schema(reg) if reg is not None else None
+    return data_mod.load_dataset(cfg, data_path, expected=expected)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VolumeFacts:
+    """What the age, data-volume and interval checks measure."""
+
+    champion_as_of: dt.datetime | None  # when the champion's training run looked at the data
+    new_rows: int | None  # labelled rows since then
+    train_rows: int | None  # rows the champion trained on
+    last_retraining: dt.datetime | None  # the newest run that trained any challenger
+
+
+def age_and_volume(
+    cfg: Config, reg: Registry, ctx: RunContext, ds: data_mod.Dataset | None
+) -> VolumeFacts:
+    """The champion's age and the data that arrived since its training run."""
+    last = reg.last_retraining_as_of(DAG_ID)
+    last_retraining = dt.datetime.fromisoformat(last) if last else None
+    champ = reg.current_champion()
+    if champ is None:
+        return VolumeFacts(
+            champion_as_of=None, new_rows=None, train_rows=None, last_retraining=last_retraining
+        )
+    version = reg.get_version(champ.version)
+    run = reg.get_run(version.run_id)
+    champion_as_of = dt.datetime.fromisoformat(run["as_of"]) if run and run["as_of"] else None
+    new_rows = None
+    if champion_as_of is not None:
+        ds = ds if ds is not None else load_data(cfg, reg, ctx.data_path)
+        new_rows = data_mod.rows_between(ds, champion_as_of, ctx.as_of)
+    return VolumeFacts(
+        champion_as_of=champion_as_of,
+        new_rows=new_rows,
+        train_rows=version.train_rows,
+        last_retraining=last_retraining,
+    )
