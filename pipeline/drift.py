@@ -96,8 +96,8 @@ def _numeric(
         "current": [round(float(x), 6) for x in cur_props],
     }
     if exact_ref is not None:
-        _, w = sorted_distances(exact_ref, cur)
-        res = ks_sorted(exact_ref, cur)  # scipy's exact p-value for small samples, as ks_2samp
+        d, w = sorted_distances(exact_ref, cur)
+        res = ks_sorted(exact_ref, cur, d)  # scipy's exact p-value for small samples, as ks_2samp
         d, p = res.statistic, res.p_value
     else:
         # The sketch's CDF at and just below each distinct sketch value (plateaus are ties), against
@@ -274,12 +274,16 @@ def detect_drift(
                 or pd.api.types.is_bool_dtype(reference[c])
             ]
         )
-        columns: dict[str, Any] = {}
-        for name in feats:  # each reference column sorted once, for its profile and the statistics
+        frame = reference
+
+        def summarise(name: str) -> dict[str, Any]:
+            # each reference column sorted once, for its profile and the exact statistics
             if name in cats:
-                columns[name] = categorical_profile(reference[name])
-            else:
-                columns[name], exact[name] = numeric_profile(reference[name].to_numpy(dtype=float))
+                return categorical_profile(frame[name])
+            summary, exact[name] = numeric_profile(frame[name].to_numpy(dtype=float))
+            return summary
+
+        columns = {name: summarise(name) for name in feats}
         profile: dict[str, Any] = {"rows": len(reference), "columns": columns}
     else:
         profile = dict(reference)
@@ -310,13 +314,14 @@ def detect_drift(
             concept=concept,
             reference=reference_label,
         )
-    results = []
-    for name in feats:
+
+    def compare(name: str) -> FeatureDrift:
         ref_col = profile["columns"][name]
         if ref_col["kind"] == "categorical":
-            results.append(_categorical(name, ref_col, current[name], t, calibration))
-        else:
-            results.append(_numeric(name, ref_col, current[name], t, exact.get(name), calibration))
+            return _categorical(name, ref_col, current[name], t, calibration)
+        return _numeric(name, ref_col, current[name], t, exact.get(name), calibration)
+
+    results = [compare(name) for name in feats]
     adjusted = benjamini_hochberg([r.p_value for r in results])
     final = []
     for r, p_adj in zip(results, adjusted, strict=True):

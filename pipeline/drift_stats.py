@@ -73,20 +73,22 @@ def sorted_distances(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
     both = np.concatenate([ref, cur])
     order = np.argsort(both, kind="stable")
     values = both[order]
-    f_ref = np.cumsum(order < n) / n
-    f_cur = (np.arange(1, n + m + 1) - np.cumsum(order < n)) / m
-    diff = np.abs(f_ref - f_cur)
-    ends = np.empty(n + m, dtype=bool)
-    np.not_equal(values[:-1], values[1:], out=ends[:-1])
-    ends[-1] = True
-    d = float(np.max(diff[ends]))
-    w = float(np.sum(diff[:-1] * np.diff(values)))
+    # F_ref - F_cur at position k: c/n - (k + 1 - c)/m, with c the reference values among the first k + 1.
+    diff = np.cumsum(order < n) * (1.0 / n + 1.0 / m)
+    diff -= np.arange(1, n + m + 1) * (1.0 / m)
+    np.abs(diff, out=diff)
+    steps = np.diff(values)
+    w = float(np.dot(diff[:-1], steps))
+    if steps.all():  # no ties: every position ends a run
+        d = float(diff.max())
+    else:
+        d = float(max(diff[:-1][steps != 0].max(initial=0.0), diff[-1]))
     return d, w
 
 
-def ks_sorted(ref: np.ndarray, cur: np.ndarray) -> KsResult:
+def ks_sorted(ref: np.ndarray, cur: np.ndarray, d: float | None = None) -> KsResult:
     """KS on sorted finite samples, equal to ``scipy.stats.ks_2samp`` (its exact p-value up to
-    ``EXACT_KS_MAX`` rows, as scipy chooses)."""
+    ``EXACT_KS_MAX`` rows, as scipy chooses). ``d``: the statistic, when already known."""
     if len(ref) == 0 or len(cur) == 0:
         return KsResult(math.nan, math.nan)
     if max(len(ref), len(cur)) <= EXACT_KS_MAX:
@@ -96,7 +98,8 @@ def ks_sorted(ref: np.ndarray, cur: np.ndarray) -> KsResult:
             )
             res = stats.ks_2samp(ref, cur)
         return KsResult(float(res.statistic), float(res.pvalue))
-    d, _ = sorted_distances(ref, cur)
+    if d is None:
+        d, _ = sorted_distances(ref, cur)
     return KsResult(d, ks_p_value(d, len(ref), len(cur)))
 
 
