@@ -348,8 +348,8 @@ SETTINGS: tuple[Setting, ...] = (
         "new_rows_trigger",
         "int",
         1000,
-        "Data volume: labelled rows since the champion's training run that trigger retraining "
-        "(at least this many, and at least `new_rows_share` of its training rows).",
+        "Data volume: more labelled rows than this since the champion's training run trigger "
+        "retraining (and at least `new_rows_share` of its training rows).",
         _positive,
         "an int > 0",
     ),
@@ -376,8 +376,8 @@ SETTINGS: tuple[Setting, ...] = (
         "start_date",
         "str",
         "2024-01-01",
-        "The DAGs' start_date: the first logical date Airflow runs (`simulate --start` and "
-        "`run --as-of` accept no earlier date). Set it to the start of your history.",
+        "The DAGs' start_date: the scheduler runs nothing before it. `simulate --start` and "
+        "`run --as-of` before it run with their own first date as start_date.",
     ),
     Setting("drift_schedule", "str", "0 3 * * *", "Cron schedule of the drift monitor DAG."),
     Setting(
