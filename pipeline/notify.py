@@ -281,27 +281,17 @@ def notify(
     """Log the event, queue it in the outbox (once per key) and try to deliver what is due.
 
     Never raises: a notification problem must not fail the pipeline."""
-    rendered = render(cfg, event, facts)
-    channel = "smtp" if cfg.smtp_host and recipients(cfg) else "log"
-    record = {"event": event, "key": key, "subject": rendered.subject, "channel": channel, **facts}
-    log.info("notification %s", json.dumps(record, sort_keys=True, default=str))
+    entry = outbox_entry(cfg, event, key=key, **facts)
+    record = {"event": event, "key": key, "subject": entry["subject"], "channel": entry["channel"]}
     if reg is None:
-        return record
+        return {**record, **facts}
     try:
-        reg.enqueue(
-            key=key,
-            event=event,
-            recipients=recipients(cfg),
-            subject=rendered.subject,
-            text=rendered.text,
-            html=rendered.html,
-            channel=channel,
-        )
-        if channel == "smtp":
+        reg.enqueue(**entry)
+        if entry["channel"] == "smtp":
             flush(cfg, reg)
     except Exception as exc:
         log.error("notification %s could not be queued or sent: %s", key, exc)
-    return record
+    return {**record, **facts}
 
 
 def flush(cfg: Config, reg: Registry, now: dt.datetime | None = None) -> dict[str, int]:
