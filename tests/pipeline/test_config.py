@@ -249,6 +249,30 @@ BAD = [
         None,
         ["'drift_schedule'", "cron", "'0 3 *'"],
     ),
+    (
+        "drift-reference",
+        {"MODELGATE_DRIFT_REFERENCE": "yearly"},
+        None,
+        ["'drift_reference'", "one of training, seasonal", "'yearly'"],
+    ),
+    (
+        "start-date",
+        {"MODELGATE_START_DATE": "2013-13-01"},
+        None,
+        ["'start_date'", "an ISO date", "'2013-13-01'"],
+    ),
+    (
+        "new-rows-share",
+        {},
+        "new_rows_share = -0.5\n",
+        ["'new_rows_share'", "from 0 to 10", "-0.5"],
+    ),
+    (
+        "calibration-sd",
+        {"MODELGATE_DRIFT_CALIBRATION_SD": "-1"},
+        None,
+        ["'drift_calibration_sd'", "from 0 to 100"],
+    ),
 ]
 
 
