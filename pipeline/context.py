@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from pipeline import data as data_mod
 from pipeline.config import Config
+from pipeline.reports import VolumeFacts
 
 PIPELINE = "pipeline"  # the actor of automatic decisions (as in the registry)
 
@@ -49,16 +50,6 @@ def load_data(cfg: Config, reg: Registry | None, data_path: Path | None) -> data
     """Validated data; when a champion exists its schema is what the data must match."""
     expected = _champion_schema(reg) if reg is not None else None
     return data_mod.load_dataset(cfg, data_path, expected=expected)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VolumeFacts:
-    """What the age, data-volume and interval checks measure."""
-
-    champion_as_of: dt.datetime | None  # when the champion's training run looked at the data
-    new_rows: int | None  # labelled rows since then
-    train_rows: int | None  # rows the champion trained on
-    last_retraining: dt.datetime | None  # the newest run that trained any challenger
 
 
 def age_and_volume(

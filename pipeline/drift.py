@@ -181,12 +181,13 @@ def limits(
     for stat in STATS:
         floor = t.floor(stat)
         s = (calibration or {}).get(stat) if t.calibrated else None
-        learned = max(s["max"], s["mean"] + t.calibration_sd * s["sd"]) if s else 0.0
-        if learned > floor:
-            out[stat], rules[stat] = learned, "calibrated"
+        band = s["mean"] + t.calibration_sd * s["sd"] if s else 0.0
+        highest = s["max"] if s else 0.0
+        if max(highest, band) > floor:
+            out[stat], rules[stat] = max(highest, band), "calibrated"
             words[stat] = (
-                f"calibrated: the reference's {windows} windows reached {s['max']:.3g}, "  # type: ignore[index]
-                f"mean + {t.calibration_sd:g} sd {s['mean'] + t.calibration_sd * s['sd']:.3g}"  # type: ignore[index]
+                f"calibrated: the reference's {windows} windows reached {highest:.3g}, "
+                f"mean + {t.calibration_sd:g} sd {band:.3g}"
             )
         else:
             out[stat], rules[stat] = floor, "floor"
@@ -274,16 +275,12 @@ def detect_drift(
                 or pd.api.types.is_bool_dtype(reference[c])
             ]
         )
-        frame = reference
-
-        def summarise(name: str) -> dict[str, Any]:
-            # each reference column sorted once, for its profile and the exact statistics
+        columns: dict[str, Any] = {}
+        for name in feats:  # each reference column sorted once, for its profile and the statistics
             if name in cats:
-                return categorical_profile(frame[name])
-            summary, exact[name] = numeric_profile(frame[name].to_numpy(dtype=float))
-            return summary
-
-        columns = {name: summarise(name) for name in feats}
+                columns[name] = categorical_profile(reference[name])
+            else:
+                columns[name], exact[name] = numeric_profile(reference[name].to_numpy(dtype=float))
         profile: dict[str, Any] = {"rows": len(reference), "columns": columns}
     else:
         profile = dict(reference)
@@ -315,13 +312,13 @@ def detect_drift(
             reference=reference_label,
         )
 
-    def compare(name: str) -> FeatureDrift:
+    results = []
+    for name in feats:
         ref_col = profile["columns"][name]
         if ref_col["kind"] == "categorical":
-            return _categorical(name, ref_col, current[name], t, calibration)
-        return _numeric(name, ref_col, current[name], t, exact.get(name), calibration)
-
-    results = [compare(name) for name in feats]
+            results.append(_categorical(name, ref_col, current[name], t, calibration))
+        else:
+            results.append(_numeric(name, ref_col, current[name], t, exact.get(name), calibration))
     adjusted = benjamini_hochberg([r.p_value for r in results])
     final = []
     for r, p_adj in zip(results, adjusted, strict=True):

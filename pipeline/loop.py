@@ -64,10 +64,7 @@ def check_triggers(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any
         as_of=ctx.as_of,
         run_type=ctx.run_type,
         force=ctx.force,
-        champion_as_of=facts.champion_as_of,
-        new_rows=facts.new_rows,
-        champion_train_rows=facts.train_rows,
-        last_retraining=facts.last_retraining,
+        facts=facts,
         extra=ctx.reasons,
     )
     source = str(ctx.data_path or cfg.data_path or data_mod.DEMO_SOURCE)

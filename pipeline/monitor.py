@@ -117,10 +117,7 @@ def drift_check(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
         as_of=ctx.as_of,
         run_type=ctx.run_type,
         force=False,
-        champion_as_of=facts.champion_as_of,
-        new_rows=facts.new_rows,
-        champion_train_rows=facts.train_rows,
-        last_retraining=facts.last_retraining,
+        facts=facts,
         drift=report,
         include=MONITOR_TRIGGERS,
     )

@@ -5,6 +5,7 @@ Plain fields and derived properties only; conversion to rows lives in ``registry
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -82,6 +83,16 @@ class TriggerCheck:
             "threshold": self.threshold,
             "detail": self.detail,
         }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VolumeFacts:
+    """What the age, data-volume and interval checks measure."""
+
+    champion_as_of: dt.datetime | None  # when the champion's training run looked at the data
+    new_rows: int | None  # labelled rows since then
+    train_rows: int | None  # rows the champion trained on
+    last_retraining: dt.datetime | None  # the newest run that trained any challenger
 
 
 AUTOMATIC_TRIGGERS = ("model_age", "data_volume", "data_drift", "concept_drift", "performance")

@@ -10,7 +10,7 @@ import math
 from typing import TYPE_CHECKING
 
 from pipeline.config import Config
-from pipeline.reports import TriggerCheck, TriggerReport
+from pipeline.reports import TriggerCheck, TriggerReport, VolumeFacts
 
 if TYPE_CHECKING:
     from pipeline.drift import DriftReport
@@ -22,18 +22,15 @@ def evaluate_triggers(
     as_of: dt.datetime,
     run_type: str | None,
     force: bool,
-    champion_as_of: dt.datetime | None,
-    new_rows: int | None,
-    champion_train_rows: int | None = None,
-    last_retraining: dt.datetime | None = None,
+    facts: VolumeFacts,
     extra: tuple[str, ...] = (),
     drift: DriftReport | None = None,
     include: tuple[str, ...] | None = None,
 ) -> TriggerReport:
-    """Checks for one run. ``champion_as_of`` is when the champion's training run looked at the data;
-    ``new_rows`` the labelled rows that arrived since then and ``champion_train_rows`` what it
-    trained on; ``last_retraining`` when any challenger was last trained (the minimum interval
-    counts from it); ``extra`` reasons passed in the run's conf (for example by the drift monitor)."""
+    """Checks for one run. ``facts``: the champion's age, the data since its training run and the
+    last retraining (the minimum interval counts from it); ``extra`` reasons passed in the run's
+    conf (for example by the drift monitor)."""
+    champion_as_of = facts.champion_as_of
     scheduled = run_type == "scheduled" or "schedule" in extra
     checks = [
         TriggerCheck(
@@ -71,8 +68,8 @@ def evaluate_triggers(
                 detail=f"the champion's data is {age:.1f} days old (limit {cfg.max_model_age_days})",
             )
         )
-    if new_rows is not None:
-        checks.append(data_volume_check(cfg, new_rows, champion_train_rows))
+    if facts.new_rows is not None:
+        checks.append(data_volume_check(cfg, facts.new_rows, facts.train_rows))
     if drift is not None:
         checks.extend(drift_checks(cfg, drift))
     for reason in (r for r in extra if r != "schedule"):
@@ -87,7 +84,7 @@ def evaluate_triggers(
         )
     if include is not None:
         checks = [c for c in checks if c.name in include]
-    interval, held = interval_check(cfg, as_of, last_retraining)
+    interval, held = interval_check(cfg, as_of, facts.last_retraining)
     checks.append(interval)
     return TriggerReport(checks=tuple(checks), held=held)
 

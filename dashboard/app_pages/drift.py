@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -125,14 +127,12 @@ if isinstance(concept, dict) and concept:
     )
 
 
-def _limits(s: dict[str, object]) -> str:
+def _limits(s: dict[str, Any]) -> str:
     """Each statistic's limit and where it came from, e.g. "KS 0.125 calibrated, PSI 0.2 floor"."""
-    limits, rules = s.get("limits") or {}, s.get("rules") or {}
+    limits: dict[str, float] = s.get("limits") or {}
+    rules: dict[str, str] = s.get("rules") or {}
     names = {"ks": "KS", "psi": "PSI", "missing": "missing"}
-    return ", ".join(
-        f"{names[k]} {float(v):.3g} {rules.get(k, '')}".strip()  # type: ignore[union-attr]
-        for k, v in limits.items()  # type: ignore[union-attr]
-    )
+    return ", ".join(f"{names[k]} {v:.3g} {rules.get(k, '')}".strip() for k, v in limits.items())
 
 
 common.table(

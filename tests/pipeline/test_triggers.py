@@ -8,6 +8,7 @@ import os
 
 import pytest
 
+from pipeline.reports import VolumeFacts
 from pipeline.triggers import evaluate_triggers
 
 AS_OF = dt.datetime(2025, 6, 1, 2)
@@ -19,9 +20,12 @@ def _volume(cfg, new_rows, train_rows):
         as_of=AS_OF,
         run_type="manual",
         force=False,
-        champion_as_of=AS_OF - dt.timedelta(days=5),
-        new_rows=new_rows,
-        champion_train_rows=train_rows,
+        facts=VolumeFacts(
+            champion_as_of=AS_OF - dt.timedelta(days=5),
+            new_rows=new_rows,
+            train_rows=train_rows,
+            last_retraining=None,
+        ),
     )
     return next(c for c in report.checks if c.name == "data_volume")
 
@@ -51,10 +55,12 @@ def _report(cfg, *, run_type, force=False, last_days=None):
         as_of=AS_OF,
         run_type=run_type,
         force=force,
-        champion_as_of=AS_OF - dt.timedelta(days=40),
-        new_rows=5000,
-        champion_train_rows=4000,
-        last_retraining=None if last_days is None else AS_OF - dt.timedelta(days=last_days),
+        facts=VolumeFacts(
+            champion_as_of=AS_OF - dt.timedelta(days=40),
+            new_rows=5000,
+            train_rows=4000,
+            last_retraining=None if last_days is None else AS_OF - dt.timedelta(days=last_days),
+        ),
     )
 
 
