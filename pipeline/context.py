@@ -46,15 +46,29 @@ def _champion_schema(reg: Registry) -> data_mod.Schema | None:
     )
 
 
-def load_data(cfg: Config, reg: Registry | None, data_path: Path | None) -> data_mod.Dataset:
-    """Validated data; when a champion exists its schema is what the data must match."""
+def load_data(
+    cfg: Config,
+    reg: Registry | None,
+    data_path: Path | None,
+    *,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> data_mod.Dataset:
+    """Validated data of ``[start, end)``; when a champion exists its schema is what the data
+    must match."""
     expected = _champion_schema(reg) if reg is not None else None
-    return data_mod.load_dataset(cfg, data_path, expected=expected)
+    return data_mod.load_dataset(cfg, data_path, expected=expected, start=start, end=end)
 
 
-def age_and_volume(
-    cfg: Config, reg: Registry, ctx: RunContext, ds: data_mod.Dataset | None
-) -> VolumeFacts:
+def training_span(cfg: Config, as_of: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The rows a training run reads: its training window and holdout, up to ``as_of``."""
+    try:
+        return as_of - dt.timedelta(days=cfg.train_days + cfg.holdout_days), as_of
+    except OverflowError:  # split_windows explains it in one line
+        return dt.datetime.min, as_of
+
+
+def age_and_volume(cfg: Config, reg: Registry, ctx: RunContext) -> VolumeFacts:
     """The champion's age and the data that arrived since its training run."""
     last = reg.last_retraining_as_of(DAG_ID)
     last_retraining = dt.datetime.fromisoformat(last) if last else None
@@ -68,8 +82,7 @@ def age_and_volume(
     champion_as_of = dt.datetime.fromisoformat(run["as_of"]) if run and run["as_of"] else None
     new_rows = None
     if champion_as_of is not None:
-        ds = ds if ds is not None else load_data(cfg, reg, ctx.data_path)
-        new_rows = data_mod.rows_between(ds, champion_as_of, ctx.as_of)
+        new_rows = data_mod.count_rows(cfg, ctx.data_path, champion_as_of, ctx.as_of)
     return VolumeFacts(
         champion_as_of=champion_as_of,
         new_rows=new_rows,

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -18,19 +19,10 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import Config
+from pipeline.demo_data import DEMO_DAYS, DEMO_SOURCE, demo_frame
 from pipeline.errors import DataValidationError
 
-DEMO_SOURCE = "demo data"
-DEMO_DAYS = 3 * 366
-WARD_TYPES = ("medical", "surgical", "icu", "pediatric", "maternity", "geriatric")
-_LOS_BY_TYPE = {
-    "medical": 5.0,
-    "surgical": 4.0,
-    "icu": 7.0,
-    "pediatric": 3.0,
-    "maternity": 2.5,
-    "geriatric": 9.0,
-}
+__all__ = ["DEMO_DAYS", "DEMO_SOURCE", "Dataset", "Schema", "Windows", "demo_frame", "load_dataset"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,6 +63,8 @@ class Dataset:
     frame: pd.DataFrame
     schema: Schema
     source: str
+    # First and last timestamp of the whole source (a windowed load holds only part of it).
+    span: tuple[dt.datetime, dt.datetime] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,101 +79,36 @@ class Windows:
 
 
 # --------------------------------------------------------------------------------------------
-# Demo data: a hospital's daily bed occupancy per ward, with a scripted data and concept drift.
-# --------------------------------------------------------------------------------------------
-def demo_frame(cfg: Config) -> pd.DataFrame:
-    """The built-in demo: one row per ward and day, seeded and reproducible.
-
-    From ``demo_data_drift_date`` emergency admissions run about 45% higher (a new catchment area:
-    data drift); from ``demo_concept_drift_date`` a discharge bottleneck makes long stays fill beds
-    faster (the target's relation to ``los_days`` changes: concept drift).
-    """
-    return _demo_frame(
-        cfg.demo_start,
-        cfg.demo_wards,
-        cfg.seed,
-        cfg.demo_data_drift_date,
-        cfg.demo_concept_drift_date,
-    ).copy()
-
-
-@lru_cache(maxsize=4)
-def _demo_frame(
-    start: str, wards: int, seed: int, drift_date: str, concept_date: str
-) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    days = pd.date_range(start, periods=DEMO_DAYS, freq="D")
-    n_days = len(days)
-    ward_names = [f"W{i + 1:02d}" for i in range(wards)]
-    ward_types = [WARD_TYPES[i % len(WARD_TYPES)] for i in range(wards)]
-    capacity = rng.integers(18, 61, size=wards).astype(float)
-
-    doy = days.day_of_year.to_numpy()
-    dow = days.day_of_week.to_numpy()
-    season = np.cos(2 * np.pi * (doy - 15) / 365.25)  # +1 mid-January, -1 mid-July
-    temp = 11 - 9 * season + rng.normal(0, 3, n_days)
-    flu = np.clip(25 + 35 * np.maximum(season, 0) ** 2 + rng.normal(0, 6, n_days), 0, None)
-    drift = days >= pd.Timestamp(drift_date)
-    concept = days >= pd.Timestamp(concept_date)
-
-    frames = []
-    for w in range(wards):
-        wt = ward_types[w]
-        cap = capacity[w]
-        weekday = np.where(dow < 5, 1.0, 0.7)
-        emerg_rate = cap * 0.05 * (1 + 0.08 * np.maximum(season, 0)) * np.where(drift, 1.45, 1.0)
-        emergency = rng.poisson(emerg_rate).astype(float)
-        planned = rng.poisson(cap * 0.06 * weekday * (1.6 if wt == "surgical" else 1.0)).astype(
-            float
-        )
-        los = np.clip(
-            _LOS_BY_TYPE[wt] * (1 + 0.03 * season) + rng.normal(0, 0.8, n_days), 0.5, None
-        )
-        staff = np.round(cap / 4 * weekday + rng.normal(0, 1.0, n_days), 0)
-        admissions = emergency + planned
-        # Occupied beds: inflow times length of stay (Little's law) plus flu pressure and noise.
-        base = 0.16 * admissions * los + 0.05 * flu * (wt in ("medical", "geriatric", "pediatric"))
-        bottleneck = np.where(concept, 0.09 * admissions * los**1.3, 0.0)
-        occ = base + bottleneck + 0.25 * cap + rng.normal(0, 1.2, n_days) - 0.8 * (dow >= 5)
-        occ = np.clip(occ, 0, cap * 1.15)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "timestamp": days,
-                    "ward": ward_names[w],
-                    "ward_type": wt,
-                    "capacity": cap,
-                    "day_of_week": dow.astype(np.int64),
-                    "month": days.month.to_numpy().astype(np.int64),
-                    "outdoor_temp_c": np.round(temp, 1),
-                    "flu_index": np.round(flu, 1),
-                    "emergency_admissions": emergency,
-                    "planned_admissions": planned,
-                    "los_days": np.round(los, 2),
-                    "staff_on_duty": staff,
-                    "occupancy": np.round(occ, 2),
-                }
-            )
-        )
-    out = pd.concat(frames, ignore_index=True).sort_values(["timestamp", "ward"], kind="stable")
-    return out.reset_index(drop=True)
-
-
-# --------------------------------------------------------------------------------------------
 # Reading files
 # --------------------------------------------------------------------------------------------
 _READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 
-def read_source(path: Path) -> pd.DataFrame:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Read:
+    """What a read asks for: the columns (None: all) and the rows ``start <= timestamp < end``
+    (pushed down into Parquet when its timestamp column is a timestamp type)."""
+
+    timestamp: str | None = None
+    columns: tuple[str, ...] | None = None
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+
+    @property
+    def windowed(self) -> bool:
+        return self.timestamp is not None and (self.start is not None or self.end is not None)
+
+
+def read_source(path: Path, read: Read | None = None) -> pd.DataFrame:
     """Read a CSV or Parquet file, or every such file in a folder (same columns each)."""
+    read = read or Read()
     if not path.exists():
         raise DataValidationError(f"Data path {path} does not exist.")
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in _READERS and p.is_file())
         if not files:
             raise DataValidationError(f"Data folder {path} holds no .csv or .parquet files.")
-        parts = [_read_file(p) for p in files]
+        parts = [_read_file(p, read) for p in files]
         first = list(parts[0].columns)
         for p, part in zip(files[1:], parts[1:], strict=True):
             if list(part.columns) != first:
@@ -187,46 +116,205 @@ def read_source(path: Path) -> pd.DataFrame:
                     f"{p} has columns {list(part.columns)}, but {files[0].name} has {first}: "
                     "files in one data folder must share their columns."
                 )
-        return pd.concat(parts, ignore_index=True)
-    return _read_file(path)
+        frame = pd.concat(parts, ignore_index=True)
+        spans = [part.attrs["span"] for part in parts if part.attrs.get("span")]
+        frame.attrs["filtered"] = any(part.attrs.get("filtered") for part in parts)
+        if spans:
+            frame.attrs["span"] = (min(a for a, _ in spans), max(b for _, b in spans))
+        return frame
+    return _read_file(path, read)
 
 
-def _read_file(path: Path) -> pd.DataFrame:
+def _read_file(path: Path, read: Read) -> pd.DataFrame:
     kind = _READERS.get(path.suffix.lower())
     if kind is None:
         raise DataValidationError(
             f"{path}: unsupported file type '{path.suffix}'; use .csv or .parquet (or a folder of them)."
         )
     try:
-        frame = pd.read_csv(path) if kind == "csv" else pd.read_parquet(path)
+        if kind == "csv":
+            wanted = None if read.columns is None else set(read.columns)
+            frame = pd.read_csv(path, usecols=None if wanted is None else lambda c: c in wanted)
+        else:
+            frame = _read_parquet(path, read)
     except pd.errors.EmptyDataError as exc:
         raise DataValidationError(f"{path} is empty: no header and no rows.") from exc
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataValidationError(f"{path} cannot be read as {kind.upper()}: {first}") from exc
-    if frame.empty:
+    if frame.empty and not frame.attrs.get("filtered"):
         raise DataValidationError(f"{path} has a header but no rows.")
     return frame
+
+
+def _read_parquet(path: Path, read: Read) -> pd.DataFrame:
+    """Only the columns and rows asked for, where the file's types allow the push-down."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    columns = None if read.columns is None else [c for c in read.columns if c in schema.names]
+    filters = None
+    ts = read.timestamp or ""
+    if read.windowed and ts in schema.names and pa.types.is_timestamp(schema.field(ts).type):
+        tz = schema.field(ts).type.tz
+
+        def at(t: dt.datetime) -> pd.Timestamp:  # naive timestamps are UTC, as when parsed
+            return pd.Timestamp(t).tz_localize("UTC") if tz else pd.Timestamp(t)
+
+        filters = [(ts, ">=", at(read.start))] if read.start is not None else []
+        filters += [(ts, "<", at(read.end))] if read.end is not None else []
+    frame = pd.read_parquet(path, columns=columns, filters=filters or None)
+    frame.attrs["filtered"] = bool(filters)
+    if filters:
+        frame.attrs["span"] = _parquet_span(path, ts)
+    return frame
+
+
+def _parquet_span(path: Path, ts: str) -> tuple[dt.datetime, dt.datetime] | None:
+    """First and last timestamp of a Parquet file, from its timestamp column alone."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    column = pq.read_table(path, columns=[ts]).column(ts)
+    if len(column) == 0:
+        return None
+    bounds = pc.min_max(column)
+    return (
+        _naive_utc(bounds["min"].as_py()),
+        _naive_utc(bounds["max"].as_py()),
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # Validation
 # --------------------------------------------------------------------------------------------
 def load_dataset(
-    cfg: Config, data_path: Path | None = None, expected: Schema | None = None
+    cfg: Config,
+    data_path: Path | None = None,
+    expected: Schema | None = None,
+    *,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
 ) -> Dataset:
     """Load the configured source (``data_path`` wins over ``cfg.data_path``) and validate it.
 
     ``expected`` is the champion's schema: when given, the data must have the same feature columns
-    with the same kinds (numeric or categorical).
+    with the same kinds (numeric or categorical). ``start``/``end``: only the rows with
+    ``start <= timestamp < end`` are returned. Parquet with a timestamp column reads and validates
+    only those rows, so a run's cost follows its window; any other source is read and validated
+    whole, once while its files are unchanged (a few loads are remembered per process), and
+    sliced. Either way the tasks of a run in one process read a source once.
     """
-    path = data_path if data_path is not None else cfg.data_path
+    chosen = data_path if data_path is not None else cfg.data_path
+    path = None if chosen is None else Path(chosen)
+    source = None if path is None else _signature(path)
+    settings = (expected, _validation_settings(cfg))
+    start, end = (_naive_utc(t) if t is not None else None for t in (start, end))
+    if path is not None and _pushdown(path, cfg.timestamp_column):
+        # Parquet with a timestamp column: read and validate only the window.
+        return _remember(
+            (source, start, end, *settings), lambda: _load(cfg, path, expected, start, end)
+        )
+    # CSV (or text timestamps): the file is read whole anyway, so it is validated whole, once
+    # while it is unchanged, and each window is a slice of the time-sorted rows.
+    full = _remember((source, None, None, *settings), lambda: _load(cfg, path, expected))
+    return _slice(full, start, end)
+
+
+def _remember(key: tuple[Any, ...], load: Callable[[], Dataset]) -> Dataset:
+    cached = _LOADED.get(key)
+    if cached is not None:
+        _LOADED.move_to_end(key)
+        return cached
+    ds = load()
+    _LOADED[key] = ds
+    while len(_LOADED) > _LOADED_MAX:
+        _LOADED.popitem(last=False)
+    return ds
+
+
+def _slice(ds: Dataset, start: dt.datetime | None, end: dt.datetime | None) -> Dataset:
+    if start is None and end is None:
+        return ds
+    ts = ds.frame[ds.schema.timestamp].to_numpy(dtype="datetime64[ns]")
+    lo = 0 if start is None else int(np.searchsorted(ts, np.datetime64(start, "ns"), "left"))
+    hi = len(ts) if end is None else int(np.searchsorted(ts, np.datetime64(end, "ns"), "left"))
+    frame = ds.frame.iloc[lo:hi].reset_index(drop=True)
+    return Dataset(frame=frame, schema=ds.schema, source=ds.source, span=ds.span)
+
+
+def _pushdown(path: Path, timestamp: str) -> bool:
+    """Whether a window's rows can be read alone: Parquet whose timestamp column is a timestamp."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+        if not files or any(_READERS.get(f.suffix.lower()) != "parquet" for f in files):
+            return False
+        for f in files:
+            schema = pq.read_schema(f)
+            if timestamp not in schema.names or not pa.types.is_timestamp(
+                schema.field(timestamp).type
+            ):
+                return False
+    except (OSError, ValueError, pa.ArrowException):
+        return False  # the ordinary read reports what is wrong
+    return True
+
+
+# A few recent loads, so the tasks of one run (and the daily checks of a simulation) read a file
+# once; bounded, since each holds the rows it read.
+_LOADED: OrderedDict[tuple[Any, ...], Dataset] = OrderedDict()
+_LOADED_MAX = 4
+
+
+def _validation_settings(cfg: Config) -> tuple[Any, ...]:
+    return (
+        cfg.task,
+        cfg.target,
+        cfg.timestamp_column,
+        cfg.features,
+        cfg.categorical_features,
+        cfg.key_columns,
+        cfg.demo_start,
+        cfg.demo_wards,
+        cfg.seed,
+        cfg.demo_data_drift_date,
+        cfg.demo_concept_drift_date,
+    )
+
+
+def _signature(path: Path) -> tuple[Any, ...]:
+    """What identifies a source's content: each file's path, size and modification time."""
+    try:
+        files = sorted(path.iterdir()) if path.is_dir() else [path]
+        return (str(path), *((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files))
+    except OSError:
+        return (str(path), None)  # unreadable: the read itself reports it, and nothing is kept
+
+
+def _load(
+    cfg: Config,
+    path: Path | None,
+    expected: Schema | None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> Dataset:
     if path is None:
         frame, source = demo_frame(cfg), DEMO_SOURCE
         key: tuple[str, ...] | None = cfg.key_columns if cfg.key_columns is not None else ("ward",)
     else:
-        frame, source = read_source(Path(path)), str(path)
         key = cfg.key_columns
+        # Only the named columns when the features are explicit (else every column is checked).
+        columns = (
+            (cfg.timestamp_column, cfg.target, *cfg.features, *(key or ()))
+            if cfg.features is not None
+            else None
+        )
+        read = Read(timestamp=cfg.timestamp_column, columns=columns, start=start, end=end)
+        frame, source = read_source(path, read), str(path)
     return validate_frame(frame, cfg, source=source, expected=expected, key_columns=key)
 
 
@@ -238,8 +326,13 @@ def validate_frame(
     expected: Schema | None = None,
     key_columns: tuple[str, ...] | None = None,
 ) -> Dataset:
-    """Check columns, types, timestamps and target; return a time-sorted copy with parsed dates."""
+    """Check columns, types, timestamps and target; return a time-sorted copy with parsed dates.
+
+    A frame whose read kept only a window of rows (``attrs["filtered"]``) is checked as read,
+    except that a feature may be empty in a window."""
     ts, target = cfg.timestamp_column, cfg.target
+    span = frame.attrs.get("span")
+    windowed = bool(frame.attrs.get("filtered"))
     cols = [str(c) for c in frame.columns]
     frame = frame.copy()
     frame.columns = cols
@@ -277,6 +370,8 @@ def validate_frame(
 
     # Timestamps: every value must parse.
     frame[ts] = _parse_timestamps(frame[ts], source, ts)
+    if span is None and len(frame):
+        span = (frame[ts].min().to_pydatetime(), frame[ts].max().to_pydatetime())
 
     # Feature kinds: categorical by config, by the champion's schema, or by dtype.
     if cfg.categorical_features is not None:
@@ -293,9 +388,9 @@ def validate_frame(
             if np.isinf(frame[c].to_numpy(dtype=float)).any():
                 row = int(np.flatnonzero(np.isinf(frame[c].to_numpy(dtype=float)))[0])
                 raise DataValidationError(
-                    f"{source}: column {c!r} holds an infinite value (row {row + 2})."
+                    f"{source}: column {c!r} holds an infinite value (row {_line(frame[c], row)})."
                 )
-        if frame[c].isna().all():
+        if frame[c].isna().all() and not windowed:  # a window may hold a gap; the source may not
             raise DataValidationError(f"{source}: column {c!r} is entirely empty.")
 
     frame[target] = _validate_target(frame[target], cfg, source)
@@ -317,7 +412,14 @@ def validate_frame(
 
     frame = frame.sort_values(ts, kind="stable").reset_index(drop=True)
     schema = Schema(features=features, categorical=categorical, target=target, timestamp=ts)
-    return Dataset(frame=frame[[ts, *features, target]], schema=schema, source=source)
+    return Dataset(frame=frame[[ts, *features, target]], schema=schema, source=source, span=span)
+
+
+def _line(col: pd.Series, position: int) -> int:
+    """The file line of a row (header = line 1): rows keep their place in the file when a window
+    of them is validated."""
+    label = col.index[position]
+    return int(label) + 2 if isinstance(label, (int, np.integer)) else position + 2
 
 
 def _show(value: Any) -> str:
@@ -331,14 +433,14 @@ def _parse_timestamps(col: pd.Series, source: str, name: str) -> pd.Series:
     if col.isna().any():
         row = int(np.flatnonzero(col.isna().to_numpy())[0])
         raise DataValidationError(
-            f"{source}: column {name!r} has an empty timestamp (row {row + 2})."
+            f"{source}: column {name!r} has an empty timestamp (row {_line(col, row)})."
         )
     parsed = pd.to_datetime(col, errors="coerce", utc=True, format="mixed")
     bad = parsed.isna()
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataValidationError(
-            f"{source}: column {name!r} has an unparseable date {_show(col.iloc[row])} (row {row + 2}; "
+            f"{source}: column {name!r} has an unparseable date {_show(col.iloc[row])} (row {_line(col, row)}; "
             f"{int(bad.sum())} bad in all)."
         )
     return parsed.dt.tz_localize(None)
@@ -362,7 +464,7 @@ def _to_numeric(col: pd.Series, source: str, name: str, strict_kind: bool) -> pd
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataValidationError(
-            f"{source}: column {name!r} must be numeric but holds {_show(col.iloc[row])} (row {row + 2}; "
+            f"{source}: column {name!r} must be numeric but holds {_show(col.iloc[row])} (row {_line(col, row)}; "
             f"{int(bad.sum())} non-numeric values)."
         )
     return converted.astype(float)
@@ -378,13 +480,13 @@ def _validate_target(col: pd.Series, cfg: Config, source: str) -> pd.Series:
             row = int(np.flatnonzero(bad)[0])
             raise DataValidationError(
                 f"{source}: target {name!r} has {int(bad.sum())} missing or infinite values "
-                f"(first {_show(col.iloc[row])} at row {row + 2})."
+                f"(first {_show(col.iloc[row])} at row {_line(col, row)})."
             )
         return values
     if col.isna().any():
         row = int(np.flatnonzero(col.isna().to_numpy())[0])
         raise DataValidationError(
-            f"{source}: target {name!r} has {int(col.isna().sum())} missing labels (first at row {row + 2})."
+            f"{source}: target {name!r} has {int(col.isna().sum())} missing labels (first at row {_line(col, row)})."
         )
     labels = sorted(col.astype(str).unique())
     if len(labels) != 2:
@@ -416,7 +518,8 @@ def split_windows(ds: Dataset, cfg: Config, as_of: dt.datetime) -> Windows:
     ts = ds.frame[ds.schema.timestamp]
     train = ds.frame.loc[(ts >= train_start) & (ts < holdout_start)].reset_index(drop=True)
     holdout = ds.frame.loc[(ts >= holdout_start) & (ts < as_of)].reset_index(drop=True)
-    span = f"{ts.min():%Y-%m-%d} to {ts.max():%Y-%m-%d}"
+    first, last = ds.span if ds.span else (ts.min(), ts.max())
+    span = f"{first:%Y-%m-%d} to {last:%Y-%m-%d}"
     for rows, name, start, end, minimum in (
         (holdout, "holdout", holdout_start, as_of, cfg.min_holdout_rows),
         (train, "training", train_start, holdout_start, cfg.min_train_rows),
@@ -446,10 +549,27 @@ def split_windows(ds: Dataset, cfg: Config, as_of: dt.datetime) -> Windows:
     )
 
 
-def rows_between(ds: Dataset, start: dt.datetime, end: dt.datetime) -> int:
-    """Labelled rows with ``start <= timestamp < end``."""
-    ts = ds.frame[ds.schema.timestamp]
-    return int(((ts >= _naive_utc(start)) & (ts < _naive_utc(end))).sum())
+def count_rows(cfg: Config, data_path: Path | None, start: dt.datetime, end: dt.datetime) -> int:
+    """Rows with ``start <= timestamp < end``, reading the timestamp column alone (the data
+    volume trigger needs a count, not the rows)."""
+    path = data_path if data_path is not None else cfg.data_path
+    ts = cfg.timestamp_column
+    key = (None if path is None else _signature(Path(path)), ts, _validation_settings(cfg))
+    stamps = _STAMPS.get(key)
+    if stamps is None:
+        if path is None:
+            column = demo_frame(cfg)[ts]
+        else:
+            column = read_source(Path(path), Read(timestamp=ts, columns=(ts,)))[ts]
+            column = _parse_timestamps(column, str(path), ts)
+        stamps = np.sort(column.to_numpy(dtype="datetime64[ns]"))
+        _STAMPS.clear()  # one source's timestamps at a time
+        _STAMPS[key] = stamps
+    lo, hi = (np.datetime64(_naive_utc(t), "ns") for t in (start, end))
+    return int(np.searchsorted(stamps, hi, "left") - np.searchsorted(stamps, lo, "left"))
+
+
+_STAMPS: dict[tuple[Any, ...], np.ndarray] = {}
 
 
 def fingerprint(frame: pd.DataFrame) -> str:

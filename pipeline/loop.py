@@ -24,6 +24,7 @@ from pipeline.context import (
     RunContext,
     age_and_volume,
     load_data,
+    training_span,
 )
 from pipeline.notify import flush, notify, outbox_entry
 from pipeline.policy import Policy, decide
@@ -49,7 +50,8 @@ __all__ = [
 
 def preflight(cfg: Config, reg: Registry | None, ctx: RunContext) -> dict[str, Any]:
     """Everything a run would validate, without writing: the CLI calls it before starting a run."""
-    ds = load_data(cfg, reg, ctx.data_path)
+    start, end = training_span(cfg, ctx.as_of)
+    ds = load_data(cfg, reg, ctx.data_path, start=start, end=end)
     w = data_mod.split_windows(ds, cfg, ctx.as_of)
     training.build_pipeline(cfg, ds.schema)
     return {"source": ds.source, "train_rows": len(w.train), "holdout_rows": len(w.holdout)}
@@ -58,7 +60,7 @@ def preflight(cfg: Config, reg: Registry | None, ctx: RunContext) -> dict[str, A
 def check_triggers(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
     """Housekeeping, then evaluate the triggers and record the run."""
     expired = housekeeping(cfg, reg, ctx.as_of)
-    facts = age_and_volume(cfg, reg, ctx, None)
+    facts = age_and_volume(cfg, reg, ctx)
     report = evaluate_triggers(
         cfg,
         as_of=ctx.as_of,
@@ -86,7 +88,8 @@ def train_challenger(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, A
     if run and run["challenger_version"]:
         v = reg.get_version(int(run["challenger_version"]))
         return {"version": v.version, "train_rows": v.train_rows, "reused": True}
-    ds = load_data(cfg, reg, ctx.data_path)
+    start, end = training_span(cfg, ctx.as_of)
+    ds = load_data(cfg, reg, ctx.data_path, start=start, end=end)
     w = data_mod.split_windows(ds, cfg, ctx.as_of)
     trained = training.train(cfg, ds.schema, w.train)
     holdout_pred = training.predict(trained.model, w.holdout, ds.schema, cfg.task)
@@ -134,7 +137,8 @@ def evaluate_challenger(
             "version": version,
         }
     champ = reg.current_champion()
-    ds = load_data(cfg, reg, ctx.data_path)
+    start, end = training_span(cfg, ctx.as_of)
+    ds = load_data(cfg, reg, ctx.data_path, start=start, end=end)
     w = data_mod.split_windows(ds, cfg, ctx.as_of)
     y = w.holdout[ds.schema.target].to_numpy(dtype=float)
     challenger = training.loads(reg.load_model_bytes(version))

@@ -84,8 +84,9 @@ def drift_check(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
         return {"retrain": True, "reasons": ["no_champion"], "report_id": None}
     version = reg.get_version(champ.version)
     schema = data_mod.Schema.from_dict(version.schema)
-    ds = load_data(cfg, reg, ctx.data_path)
     start = ctx.as_of - dt.timedelta(days=cfg.drift_window_days)
+    earliest = start - SEASON if cfg.drift_reference == "seasonal" else start
+    ds = load_data(cfg, reg, ctx.data_path, start=earliest, end=ctx.as_of)
     ts = ds.frame[schema.timestamp]
     window = ds.frame.loc[(ts >= start) & (ts < ctx.as_of)].reset_index(drop=True)
     concept = None
@@ -111,7 +112,7 @@ def drift_check(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
         concept=concept,
         reference_label=label,
     )
-    facts = age_and_volume(cfg, reg, ctx, ds)
+    facts = age_and_volume(cfg, reg, ctx)
     triggers = evaluate_triggers(
         cfg,
         as_of=ctx.as_of,

@@ -265,7 +265,9 @@ def serve_traffic(
 
     if requests <= 0 or reg.live_rollout() is None:
         return {"champion": 0, "challenger": 0}
-    ds = load_data(cfg, reg, ctx.data_path)
+    ds = load_data(
+        cfg, reg, ctx.data_path, start=ctx.as_of - dt.timedelta(days=window_days), end=ctx.as_of
+    )
     ts = ds.frame[ds.schema.timestamp]
     window = ds.frame.loc[
         (ts >= ctx.as_of - dt.timedelta(days=window_days)) & (ts < ctx.as_of)
