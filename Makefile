@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_PASSWORD ?= modelgate-demo
 
-.PHONY: setup demo test test-fast bench bench-drift bench-rollout bench-dashboard lint clean
+.PHONY: setup demo test test-fast bench bench-drift bench-rollout bench-dashboard bench-simulate lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,12 @@ bench: setup $(CHROMIUM)
 	$(PY) bench/drift.py
 	$(PY) bench/rollout.py
 	$(PY) bench/dashboard.py
+	$(PY) bench/simulate_real.py
+
+## make bench-simulate: a year of real flights through 'modelgate simulate' (BASELINE=path: an
+## older checkout to compare with, e.g. a git worktree).
+bench-simulate: setup
+	$(PY) bench/simulate_real.py $(if $(BASELINE),--baseline-tree $(BASELINE))
 
 bench-rollout: setup
 	$(PY) bench/rollout.py
