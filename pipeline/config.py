@@ -83,6 +83,7 @@ class Config:
     rollout_shadow_share: float
     rollout_schedule: str
     review_ttl_days: int
+    review_digest: bool
     approvals_required: int
     bootstrap_resamples: int
     schedule: str

@@ -272,8 +272,9 @@ def review_facts(reg: Registry, review: Any) -> dict[str, Any]:
 
 def housekeeping(cfg: Config, reg: Registry, as_of: dt.datetime) -> list[int]:
     """What every run does first, in its logical time: retry undelivered notifications, apply
-    promotions whose notice passed, expire stale reviews and warn of those about to expire.
-    Returns the ids of the reviews it expired."""
+    promotions whose notice passed, expire stale reviews and warn of those about to expire, and
+    (with ``review_digest``) send the week's digest of open reviews. Returns the ids of the
+    reviews it expired."""
     if cfg.smtp_host:
         flush(cfg, reg)
     apply_due_promotions(cfg, reg, as_of)
@@ -288,7 +289,36 @@ def housekeeping(cfg: Config, reg: Registry, as_of: dt.datetime) -> list[int]:
                 expires_at=review.expires_at,
                 **review_facts(reg, review),
             )
+    if cfg.review_digest:
+        review_digest(cfg, reg, as_of)
     return expired
+
+
+def review_digest(cfg: Config, reg: Registry, as_of: dt.datetime) -> None:
+    """One mail a week (keyed by the ISO week of ``as_of``) listing every open review; none in a
+    week without open reviews."""
+    pending = reg.reviews("pending")
+    if not pending:
+        return
+    year, week, _ = as_of.isocalendar()
+    lines = []
+    for review in pending:
+        facts = review_facts(reg, review)
+        gain = facts.get("relative_improvement")
+        lines.append(
+            f"review {review.id}: version {review.challenger_version} vs v{review.expected_champion}"
+            + (f" ({float(gain):+.2%} {facts.get('metric')})" if gain is not None else "")
+            + f", expires {review.expires_at[:10]}"
+        )
+    notify(
+        cfg,
+        reg,
+        "review_digest",
+        key=f"review_digest:{year}-W{week:02d}",
+        count=len(pending),
+        week=f"{year}-W{week:02d}",
+        reviews=lines,
+    )
 
 
 def apply_due_promotions(cfg: Config, reg: Registry, as_of: dt.datetime) -> list[int]:

@@ -35,6 +35,7 @@ EVENTS = (
     "rolled_back",
     "review_expiring",
     "review_superseded",
+    "review_digest",
     "rollout_decision",
     "pipeline_failed",
     "test",
@@ -48,6 +49,7 @@ PAGES = {
     "rolled_back": "models",
     "review_expiring": "reviews",
     "review_superseded": "reviews",
+    "review_digest": "reviews",
     "rollout_decision": "rollouts",
     "pipeline_failed": "",
     "test": "",
@@ -110,6 +112,8 @@ def subject_for(event: str, f: dict[str, Any]) -> str:
             f"Review {f.get('review_id')} superseded: version {f.get('by_version')} replaces "
             f"version {v} in the queue (review {f.get('superseded_by')})"
         )
+    if event == "review_digest":
+        return f"{f.get('count')} open reviews in {f.get('week')}"
     if event == "rollout_decision":
         share = f.get("share")
         at = f" at {float(share):.0%}" if share is not None else ""
@@ -151,6 +155,7 @@ _LABELS = {
     "review_id": "Review",
     "superseded_by": "Superseded by review",
     "by_version": "Newer challenger",
+    "reviews": "Open reviews",
 }
 
 

@@ -256,6 +256,13 @@ RUN_SETTINGS: tuple[Setting, ...] = (
         "an int > 0",
     ),
     Setting(
+        "review_digest",
+        "bool",
+        False,
+        "Send one weekly digest of the open reviews (the first run of each ISO week, in its "
+        "logical time), besides the mail for each review.",
+    ),
+    Setting(
         "approvals_required",
         "int",
         1,

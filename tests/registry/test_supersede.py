@@ -4,6 +4,8 @@ supersession has exactly one outcome."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import os
 import threading
 
@@ -127,3 +129,19 @@ def test_an_approval_racing_a_supersession_has_exactly_one_outcome(tmp_path, rou
             assert "superseded by review" in str(outcome["approve"]) and champion == v1
             assert reg.audit_log(event="review_approved") == []
         assert reg.verify_audit().ok
+
+
+def test_the_weekly_digest_lists_open_reviews_once_a_week(two_reviews, cfg):
+    reg, v1, v2, *_ = two_reviews
+    digest = dataclasses.replace(cfg, review_digest=True)
+    monday = dt.datetime(2025, 3, 3, 2)
+    for day in range(7):  # every run of the week: one digest
+        loop.housekeeping(digest, reg, monday + dt.timedelta(days=day))
+    sent = [o for o in reg.outbox() if o["event"] == "review_digest"]
+    assert len(sent) == 1 and sent[0]["key"] == "review_digest:2025-W10"
+    assert sent[0]["subject"] == "[ModelGate] 1 open reviews in 2025-W10"
+    assert f"version {v2} vs v{v1}" in sent[0]["text"]
+    loop.housekeeping(digest, reg, monday + dt.timedelta(days=7))  # the next week: another
+    assert len([o for o in reg.outbox() if o["event"] == "review_digest"]) == 2
+    loop.housekeeping(cfg, reg, monday + dt.timedelta(days=14))  # off by default
+    assert len([o for o in reg.outbox() if o["event"] == "review_digest"]) == 2
