@@ -357,7 +357,7 @@ def detect_drift(
     )
     score = max([f.score for f in final] + [0.0])
     if concept is not None and concept.degradation > 0:
-        score = max(score, concept.degradation / t.concept_degradation)
+        score = max(score, concept.degradation / concept.limit)
     windows = int((calibration or {}).get("windows", 0)) if t.calibrated else 0
     return DriftReport(
         drift_detected=data_drift or concept_drift,

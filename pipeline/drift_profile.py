@@ -19,7 +19,7 @@ daily windows costs about as much as one pass over the data.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -212,3 +212,39 @@ def _psi_rows(ref: np.ndarray, cur: np.ndarray) -> np.ndarray:
     c = np.maximum(cur, PSI_FLOOR)
     value = np.sum((c - r) * np.log(c / r), axis=1)
     return np.where(np.abs(value) < 1e-12, 0.0, value)
+
+
+def calibrate_concept(
+    timestamps: pd.Series,
+    y: np.ndarray,
+    pred: np.ndarray,
+    metric: Callable[[np.ndarray, np.ndarray], float],
+    *,
+    higher_is_better: bool,
+    window_days: int,
+    min_rows: int,
+) -> dict[str, Any]:
+    """How much the model's metric swings from one ``window_days`` window to the next over its
+    training data: each window's relative degradation against the windows' mean (positive =
+    worse), summarised as mean, sd and maximum. The level of an in-sample metric is optimistic,
+    its week-to-week swing is the data's own (weather, seasons), and that is what a concept check
+    must not mistake for a change."""
+    out: dict[str, Any] = {"window_days": window_days, "windows": 0}
+    if len(timestamps) == 0:
+        return out
+    ts = pd.to_datetime(timestamps).to_numpy(dtype="datetime64[ns]")
+    order = np.argsort(ts, kind="stable")
+    ts, y, pred = ts[order], np.asarray(y, float)[order], np.asarray(pred, float)[order]
+    first = ts[0].astype("datetime64[D]")
+    day = (ts.astype("datetime64[D]") - first).astype(np.int64)
+    values = []
+    for d in range(int(day[-1]) - window_days + 2):
+        lo, hi = np.searchsorted(day, [d, d + window_days], "left")
+        if hi - lo >= min_rows:
+            values.append(metric(y[lo:hi], pred[lo:hi]))
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if len(v) < 2 or v.mean() == 0:
+        return out
+    worse = (v.mean() - v) / abs(v.mean()) if higher_is_better else (v - v.mean()) / abs(v.mean())
+    return {"window_days": window_days, "windows": len(v), **_summary(worse)}

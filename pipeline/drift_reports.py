@@ -81,6 +81,8 @@ class ConceptCheck:
     degradation: float  # relative, positive = worse
     drifted: bool
     below_floor: bool
+    limit: float = 0.15  # the degradation that is drift: concept_degradation, or calibrated
+    rule: str = "floor"  # "floor" | "calibrated"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -120,6 +122,8 @@ class DriftReport:
                 "degradation": self.concept.degradation,
                 "drifted": self.concept.drifted,
                 "below_floor": self.concept.below_floor,
+                "limit": self.concept.limit,
+                "rule": self.concept.rule,
             },
         }
 
@@ -132,8 +136,19 @@ def concept_check(
     *,
     degradation_limit: float,
     floor: float | None,
+    calibration: dict[str, Any] | None = None,
+    calibration_sd: float = 3.0,
 ) -> ConceptCheck:
-    """Relative degradation of the champion's metric on recent labelled rows (positive = worse)."""
+    """Relative degradation of the champion's metric on recent labelled rows (positive = worse).
+
+    With a ``calibration`` (``drift_profile.calibrate_concept``) the limit is the largest of
+    ``degradation_limit``, the highest swing the training windows showed and their mean +
+    ``calibration_sd`` sd, as for the features."""
+    limit, rule = degradation_limit, "floor"
+    if calibration and calibration.get("windows"):
+        learned = max(calibration["max"], calibration["mean"] + calibration_sd * calibration["sd"])
+        if learned > limit:
+            limit, rule = learned, "calibrated"
     if reference_value == 0:
         degradation = 0.0
     elif higher_is_better:
@@ -148,6 +163,8 @@ def concept_check(
         reference_value=reference_value,
         current_value=current_value,
         degradation=float(degradation),
-        drifted=degradation >= degradation_limit,
+        drifted=degradation >= limit,
         below_floor=below,
+        limit=float(limit),
+        rule=rule,
     )

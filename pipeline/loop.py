@@ -26,6 +26,7 @@ from pipeline.context import (
     load_data,
     training_span,
 )
+from pipeline.drift_profile import calibrate_concept
 from pipeline.notify import flush, notify, outbox_entry
 from pipeline.policy import Policy, decide
 from pipeline.triggers import evaluate_triggers
@@ -111,16 +112,35 @@ def train_challenger(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, A
         metrics=metrics,
         schema=ds.schema.to_dict(),
         feature_importance=trained.feature_importance,
-        reference_profile=drift_mod.profile_frame(
-            w.train,
-            ds.schema.features,
-            ds.schema.categorical,
-            timestamp=ds.schema.timestamp,
-            window_days=cfg.drift_window_days,
-            min_rows=cfg.drift_min_rows,
-        ),
+        reference_profile=_reference_profile(cfg, ds.schema, w.train, trained.model),
     )
     return {"version": v.version, "train_rows": v.train_rows, "reused": False}
+
+
+def _reference_profile(
+    cfg: Config, schema: data_mod.Schema, train: Any, model: Any
+) -> dict[str, Any]:
+    """The drift reference of a new version: its training data's profile, calibrated on the
+    data's own windows, and how much its metric swings from window to window (concept drift)."""
+    profile = drift_mod.profile_frame(
+        train,
+        schema.features,
+        schema.categorical,
+        timestamp=schema.timestamp,
+        window_days=cfg.drift_window_days,
+        min_rows=cfg.drift_min_rows,
+    )
+    metric = cfg.primary_metric
+    profile["concept"] = calibrate_concept(
+        train[schema.timestamp],
+        train[schema.target].to_numpy(dtype=float),
+        training.predict(model, train, schema, cfg.task),
+        lambda y, p: evaluation.score(metric, y, p),
+        higher_is_better=cfg.higher_is_better,
+        window_days=cfg.drift_window_days,
+        min_rows=cfg.drift_min_rows,
+    )
+    return profile
 
 
 def evaluate_challenger(

@@ -101,6 +101,10 @@ def drift_check(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
             current,
             degradation_limit=cfg.concept_degradation,
             floor=cfg.metric_floor,
+            calibration=(version.reference_profile or {}).get("concept")
+            if cfg.drift_calibration
+            else None,
+            calibration_sd=cfg.drift_calibration_sd,
         )
     profile, label = reference_for(cfg, version, schema, ds.frame, ctx.as_of)
     report = drift_mod.detect_drift(

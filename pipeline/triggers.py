@@ -161,9 +161,10 @@ def drift_checks(cfg: Config, drift: DriftReport) -> list[TriggerCheck]:
                 name="concept_drift",
                 fired=c.drifted,
                 value=round(c.degradation, 4),
-                threshold=cfg.concept_degradation,
+                threshold=round(c.limit, 4),
                 detail=f"the champion's {c.metric} is {c.current_value:.4g} on recent labels against "
-                f"{c.reference_value:.4g} at training ({c.degradation:+.1%})",
+                f"{c.reference_value:.4g} at training ({c.degradation:+.1%}; limit {c.limit:.1%}, "
+                f"{'calibrated on its training windows' if c.rule == 'calibrated' else 'concept_degradation'})",
             )
         )
         floor = cfg.metric_floor

@@ -2,8 +2,7 @@
 monitor over seven months with no injected change, and injected real shifts caught within a week.
 
 Settings as a user of this data would choose them (tests/realdata.py): a week-long drift window
-(~1,500 rows), five months of training, and concept_degradation 0.3 since a week's arrival delays
-swing by more than the default 15% with the weather (see the README's figures)."""
+(~1,500 rows) and five months of training; every drift and trigger setting at its default."""
 
 from __future__ import annotations
 
@@ -28,7 +27,7 @@ def frame():
 
 def _cfg(tmp_path, frame):
     path = realdata.write(frame, tmp_path / "flights.parquet")
-    env = make_env(tmp_path / "mg", data_path=path, concept_degradation=0.3, **realdata.SETTINGS)
+    env = make_env(tmp_path / "mg", data_path=path, **realdata.SETTINGS)
     return load_config(env=env, path=os.devnull)
 
 
@@ -37,7 +36,7 @@ def test_seven_quiet_months_start_at_most_one_retraining_a_month(tmp_path, frame
     res = realdata.simulate(cfg, dt.datetime(2013, 6, 1), dt.datetime(2013, 12, 31))
     verdicts = Counter(res["verdicts"].values())
     assert max(realdata.monthly_extra(res["started"]).values(), default=0) <= 1
-    assert verdicts["none"] / sum(verdicts.values()) >= 0.75
+    assert verdicts["none"] / sum(verdicts.values()) >= 0.85
     with Registry.open(cfg) as reg:  # seasonal weather is judged against its own calibrated limits
         rules = {s["feature"]: s["rules"] for s in reg.drift_scores(feature="temp")[:1]}
     assert rules["temp"]["ks"] == "calibrated"

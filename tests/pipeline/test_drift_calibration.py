@@ -186,3 +186,39 @@ def test_a_reference_shorter_than_the_window_has_no_calibration():
     report = detect_drift(profile, ref)
     assert all(f.rules["ks"] == "floor" for f in report.features)
     assert dt.datetime.fromisoformat(profile["calibration"]["start"]).year == 2024
+
+
+def test_concept_calibration_follows_the_metrics_own_swing():
+    from pipeline.drift import concept_check
+    from pipeline.drift_profile import calibrate_concept
+
+    rng = np.random.default_rng(4)
+    t = pd.Series(pd.date_range("2024-01-01", periods=120 * 50, freq="h"))
+    noise = 1 + 0.5 * (t.dt.day_of_year.to_numpy() % 14 < 7)  # loud weeks and quiet weeks
+    y = rng.normal(0, noise)
+    pred = np.zeros(len(y))
+
+    def mae(a, b):
+        return float(np.mean(np.abs(a - b)))
+
+    cal = calibrate_concept(t, y, pred, mae, higher_is_better=False, window_days=7, min_rows=24)
+    by_hand = []
+    for d in range(int((t.iloc[-1] - t.iloc[0]).days) - 7 + 2):
+        lo = t.iloc[0].normalize() + pd.Timedelta(days=d)
+        m = ((t >= lo) & (t < lo + pd.Timedelta(days=7))).to_numpy()
+        if m.sum() >= 24:
+            by_hand.append(mae(y[m], pred[m]))
+    v = np.array(by_hand)
+    worse = (v - v.mean()) / v.mean()
+    assert cal["windows"] == len(v)
+    assert cal["max"] == pytest.approx(worse.max(), abs=1e-6)
+    assert cal["sd"] == pytest.approx(worse.std(ddof=1), abs=1e-6)
+    # A 20% worse week is within this data's own swing; the default 15% alone would call it drift.
+    assert concept_check("mae", False, 1.0, 1.2, degradation_limit=0.15, floor=None).drifted
+    check = concept_check(
+        "mae", False, 1.0, 1.2, degradation_limit=0.15, floor=None, calibration=cal
+    )
+    assert not check.drifted and check.rule == "calibrated" and check.limit > 0.2
+    assert concept_check(
+        "mae", False, 1.0, 2.0, degradation_limit=0.15, floor=None, calibration=cal
+    ).drifted
