@@ -72,7 +72,10 @@ def evaluate_triggers(
         checks.append(data_volume_check(cfg, facts.new_rows, facts.train_rows))
     if drift is not None:
         checks.extend(drift_checks(cfg, drift))
-    for reason in (r for r in extra if r != "schedule"):
+    measured = {
+        c.name for c in checks if c.fired
+    }  # a reason this run measured firing is not repeated
+    for reason in (r for r in dict.fromkeys(extra) if r != "schedule" and r not in measured):
         checks.append(
             TriggerCheck(
                 name=reason,

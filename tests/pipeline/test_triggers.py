@@ -88,3 +88,22 @@ def test_the_old_cooldown_name_still_sets_the_interval(tmp_path):
     assert load_config(env={}, path=toml).min_retrain_interval_days == 3
     env = {"MODELGATE_DRIFT_COOLDOWN_DAYS": "4"}
     assert load_config(env=env, path=os.devnull).min_retrain_interval_days == 4
+
+
+def test_a_requested_reason_the_run_measured_firing_is_listed_once(cfg):
+    report = evaluate_triggers(
+        cfg,
+        as_of=AS_OF,
+        run_type="manual",
+        force=False,
+        facts=VolumeFacts(
+            champion_as_of=AS_OF - dt.timedelta(days=5),
+            new_rows=5000,
+            train_rows=4000,
+            last_retraining=None,
+        ),
+        extra=("data_volume", "data_drift", "data_drift"),
+    )
+    assert report.reasons == ("data_volume", "data_drift")
+    requested = [c for c in report.checks if c.detail.startswith("requested by the caller")]
+    assert [c.name for c in requested] == ["data_drift"]
