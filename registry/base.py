@@ -1,0 +1,258 @@
+"""The registry's foundation: one SQLite connection, ``BEGIN IMMEDIATE`` transactions, the
+logical clock, the outbox (written inside the decision's transaction) and the row codecs."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Self
+
+from sqlite_utils import Database
+
+from pipeline.errors import Forbidden, NotFound, RegistryError
+from pipeline.reports import ModelVersion
+from registry import audit
+from registry.artifacts import ArtifactStore
+from registry.migrations import migrations
+
+PIPELINE = "pipeline"
+
+
+def _j(obj: Any) -> str:
+    return audit.canonical(obj)
+
+
+def _num(x: float | None) -> float | None:
+    return None if x is None or x != x else x
+
+
+_JSON_COLS = (
+    "recipients",
+    "affected",
+    "concept",
+    "params",
+    "metrics",
+    "schema",
+    "feature_importance",
+    "reference_profile",
+    "triggers",
+    "trigger_reasons",
+    "challenger_metrics",
+    "champion_metrics",
+    "reasons",
+    "details",
+    "distribution",
+    "plan",
+    "limits",
+    "rules",
+)
+
+
+def _decode(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {
+        k: (json.loads(v) if k in _JSON_COLS and isinstance(v, str) else v) for k, v in row.items()
+    }
+
+
+def _version(row: dict[str, Any]) -> ModelVersion:
+    d = _decode(row) or {}
+    return ModelVersion(**d)
+
+
+class RegistryBase:
+    """The connection, transactions, the admin check, the logical clock and the outbox: what
+    every part of the registry writes through."""
+
+    def __init__(self, db_path: Path, artifacts_dir: Path, *, create: bool = False) -> None:
+        self.path = Path(db_path)
+        if not create and not self.path.exists():
+            raise NotFound(f"No registry at {self.path}; run 'modelgate init' first.")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA busy_timeout = 60000")
+            conn.execute("PRAGMA foreign_keys = ON")
+            self.db = Database(conn)
+            if self.db.journal_mode != "wal":
+                self.db.enable_wal()
+            conn.execute("PRAGMA synchronous = FULL")
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise RegistryError(
+                f"{self.path} is not a ModelGate registry (SQLite: {exc})."
+            ) from exc
+        self.artifacts = ArtifactStore(artifacts_dir)
+        if migrations.pending(self.db):
+            migrations.apply(self.db)
+
+    @classmethod
+    def open(cls, cfg: Any, *, create: bool = False) -> Self:
+        return cls(cfg.registry_db, cfg.artifacts_dir, create=create)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[Database]:
+        """A write transaction that takes the lock up front (no upgrade deadlocks between writers)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
+        cur = self.db.execute(sql, params)
+        row = cur.fetchone()
+        return None if row is None else dict(zip([c[0] for c in cur.description], row, strict=True))
+
+    def _all(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
+        cur = self.db.execute(sql, params)
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+    def _check_admin(self, username: str | None) -> None:
+        """Inside a write transaction: the acting dashboard user is an enabled admin right now
+        (a check made before the transaction could be overtaken by a concurrent change)."""
+        if username is None:
+            return
+        row = self._one("SELECT role, disabled FROM users WHERE username = ?", [username])
+        if row is None or row["disabled"] or row["role"] != "admin":
+            state = "unknown" if row is None else "disabled" if row["disabled"] else row["role"]
+            raise Forbidden(f"Only enabled admins can do this; {username!r} is {state}.")
+
+    def logical_now(self) -> str | None:
+        """The newest ``as_of`` of a retraining run or drift check: the registry's clock for
+        expiry (simulated histories live in the past; in production it trails the wall clock by
+        at most a day)."""
+        row = self._one(
+            "SELECT MAX(m) AS m FROM (SELECT MAX(as_of) AS m FROM runs "
+            "UNION ALL SELECT MAX(as_of) FROM drift_reports)"
+        )
+        return None if row is None else row["m"]
+
+    # ---------------------------------------------------------------- outbox
+    def enqueue(
+        self,
+        *,
+        key: str,
+        event: str,
+        recipients: list[str],
+        subject: str,
+        text: str,
+        html: str,
+        channel: str,
+    ) -> tuple[int, bool]:
+        """Write a notification before it is sent; the same key (event and run) is queued once.
+        Returns (id, newly queued)."""
+        with self._tx() as db:
+            return self._enqueue(
+                db,
+                key=key,
+                event=event,
+                recipients=recipients,
+                subject=subject,
+                text=text,
+                html=html,
+                channel=channel,
+            )
+
+    def _enqueue(
+        self,
+        db: Database,
+        *,
+        key: str,
+        event: str,
+        recipients: list[str],
+        subject: str,
+        text: str,
+        html: str,
+        channel: str,
+    ) -> tuple[int, bool]:
+        """Inside a write transaction: queue a notification once per key (with its audit row)."""
+        existing = self._one("SELECT id FROM outbox WHERE key = ?", [key])
+        if existing:
+            return int(existing["id"]), False
+        now = audit.utcnow()
+        cur = db.execute(
+            "INSERT INTO outbox (key, event, recipients, subject, text, html, channel, status, created_at, "
+            "next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                key,
+                event,
+                _j(recipients),
+                subject,
+                text,
+                html,
+                channel,
+                "pending" if channel == "smtp" else "logged",
+                now,
+                now,
+            ],
+        )
+        oid = int(cur.lastrowid or 0)
+        audit.append(
+            db,
+            actor=PIPELINE,
+            event="notification_queued",
+            entity="notification",
+            entity_id=oid,
+            details={
+                "key": key,
+                "event": event,
+                "channel": channel,
+                "recipients": recipients,
+                "subject": subject,
+            },
+        )
+        return oid, True
+
+    def due_notifications(self, now: str) -> list[dict[str, Any]]:
+        return [
+            _decode(r) or {}
+            for r in self._all(
+                "SELECT * FROM outbox WHERE status IN ('pending', 'failed') AND next_attempt_at <= ? ORDER BY id",
+                [now],
+            )
+        ]
+
+    def mark_notification(
+        self, oid: int, *, sent: bool, error: str | None = None, retry_at: str | None = None
+    ) -> None:
+        with self._tx() as db:
+            row = self._one("SELECT status, attempts FROM outbox WHERE id = ?", [oid])
+            if row is None or row["status"] == "sent":
+                return
+            now = audit.utcnow()
+            db.execute(
+                "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, sent_at = ?, "
+                "next_attempt_at = COALESCE(?, next_attempt_at) WHERE id = ?",
+                ["sent" if sent else "failed", error, now if sent else None, retry_at, oid],
+            )
+            audit.append(
+                db,
+                actor=PIPELINE,
+                event="notification_sent" if sent else "notification_failed",
+                entity="notification",
+                entity_id=oid,
+                details={"attempt": row["attempts"] + 1, "error": error},
+            )
+
+    def outbox(self, limit: int = 50) -> list[dict[str, Any]]:
+        return [
+            _decode(r) or {}
+            for r in self._all("SELECT * FROM outbox ORDER BY id DESC LIMIT ?", [limit])
+        ]

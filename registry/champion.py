@@ -1,0 +1,291 @@
+"""The champion pointer: every change a compare-and-set with its history row and audit event;
+promotions, rollbacks and promotions with a notice period."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlite_utils import Database
+
+from pipeline.errors import Conflict, NotFound, RegistryError
+from pipeline.reports import Champion
+from registry import audit
+from registry.base import PIPELINE
+from registry.versions import VersionsMixin
+
+
+class ChampionMixin(VersionsMixin):
+    # ---------------------------------------------------------------- champion
+    def current_champion(self) -> Champion | None:
+        row = self._one(
+            "SELECT c.version, h.at, h.by, h.kind FROM champion c JOIN champion_history h ON h.id = c.history_id"
+        )
+        if row is None:
+            return None
+        # The champion's primary metric on its own holdout, from the comparison that judged it.
+        judged = self._one(
+            "SELECT metric, challenger_value FROM comparisons WHERE challenger_version = ?",
+            [row["version"]],
+        ) or {"metric": "", "challenger_value": None}
+        return Champion(
+            version=row["version"],
+            since=row["at"],
+            by=row["by"],
+            kind=row["kind"],
+            metric=judged["metric"],
+            value=judged["challenger_value"],
+        )
+
+    def _champion_version(self) -> int | None:
+        row = self._one("SELECT version FROM champion WHERE id = 1")
+        return None if row is None else int(row["version"])
+
+    def champion_history(self) -> list[dict[str, Any]]:
+        return self._all("SELECT * FROM champion_history ORDER BY id")
+
+    def _set_champion(
+        self,
+        db: Database,
+        *,
+        version: int,
+        expected: int | None,
+        kind: str,
+        at: str,
+        by: str,
+        reason: str,
+        run_id: str | None = None,
+        review_id: int | None = None,
+    ) -> None:
+        """Compare-and-set inside the caller's transaction."""
+        current = self._champion_version()
+        if current != expected:
+            raise Conflict(
+                f"The champion is v{current} but this {kind} expected "
+                f"{'no champion' if expected is None else f'v{expected}'}: it changed since the comparison. "
+                "Re-run the comparison against the current champion."
+            )
+        self.get_version(version)
+        cur = db.execute(
+            "INSERT INTO champion_history (version, previous_version, kind, at, by, reason, run_id, review_id, "
+            "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [version, current, kind, at, by, reason, run_id, review_id, audit.utcnow()],
+        )
+        db.execute(
+            "INSERT INTO champion (id, version, history_id) VALUES (1, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET version = excluded.version, history_id = excluded.history_id",
+            [version, cur.lastrowid],
+        )
+        audit.append(
+            db,
+            actor=by,
+            event={"promotion": "promoted", "approval": "promoted", "rollback": "rolled_back"}[
+                kind
+            ],
+            entity="model_version",
+            entity_id=version,
+            details={
+                "previous": current,
+                "kind": kind,
+                "reason": reason,
+                "run_id": run_id,
+                "review_id": review_id,
+                "effective_at": at,
+            },
+        )
+
+    def promote(
+        self,
+        *,
+        version: int,
+        expected_champion: int | None,
+        run_id: str,
+        at: str,
+        reason: str,
+        by: str = PIPELINE,
+    ) -> bool:
+        """Automatic promotion from a run. Returns False when this run already promoted (a retry)."""
+        with self._tx() as db:
+            if self._one(
+                "SELECT 1 FROM champion_history WHERE kind = 'promotion' AND run_id = ?", [run_id]
+            ):
+                return False
+            self._set_champion(
+                db,
+                version=version,
+                expected=expected_champion,
+                kind="promotion",
+                at=at,
+                by=by,
+                reason=reason,
+                run_id=run_id,
+            )
+        return True
+
+    def rollback(
+        self,
+        *,
+        by: str,
+        reason: str,
+        to_version: int | None = None,
+        expected_champion: int | None = None,
+        at: str | None = None,
+        as_admin: bool = False,
+    ) -> Champion:
+        """Make an earlier version champion again (default: the one before the current champion)."""
+        if not reason.strip():
+            raise RegistryError("A rollback needs a reason (--reason).")
+        with self._tx() as db:
+            if as_admin:
+                self._check_admin(by)
+            current = self._one(
+                "SELECT c.version, h.previous_version FROM champion c "
+                "JOIN champion_history h ON h.id = c.history_id"
+            )
+            if current is None:
+                raise Conflict("There is no champion to roll back.")
+            if expected_champion is not None and expected_champion != current["version"]:
+                raise Conflict(
+                    f"The champion is v{current['version']}, not v{expected_champion}: "
+                    "someone changed it meanwhile. Look again before rolling back."
+                )
+            target = to_version if to_version is not None else current["previous_version"]
+            if target is None:
+                raise Conflict(
+                    f"Champion v{current['version']} has no previous champion; name one with --to."
+                )
+            if target == current["version"]:
+                raise Conflict(f"Version {target} is already the champion.")
+            self._set_champion(
+                db,
+                version=target,
+                expected=current["version"],
+                kind="rollback",
+                at=at or audit.utcnow(),
+                by=by,
+                reason=reason,
+            )
+        champ = self.current_champion()
+        assert champ is not None
+        return champ
+
+    # ---------------------------------------------------------------- promotions with a notice period
+    def schedule_promotion(
+        self,
+        *,
+        run_id: str,
+        version: int,
+        expected_champion: int | None,
+        reason: str,
+        announced_at: str,
+        due_at: str,
+    ) -> dict[str, Any]:
+        """Announce an automatic promotion that applies at ``due_at`` unless an admin vetoes it."""
+        with self._tx() as db:
+            if self._one("SELECT 1 FROM pending_promotions WHERE run_id = ?", [run_id]) is None:
+                cur = db.execute(
+                    "INSERT INTO pending_promotions (run_id, version, expected_champion, reason, announced_at, due_at, "
+                    "status) VALUES (?, ?, ?, ?, ?, ?, 'pending')",
+                    [run_id, version, expected_champion, reason, announced_at, due_at],
+                )
+                audit.append(
+                    db,
+                    actor=PIPELINE,
+                    event="promotion_scheduled",
+                    entity="pending_promotion",
+                    entity_id=int(cur.lastrowid or 0),
+                    details={"run_id": run_id, "version": version, "due_at": due_at},
+                )
+        row = self._one("SELECT * FROM pending_promotions WHERE run_id = ?", [run_id])
+        assert row is not None
+        return row
+
+    def pending_promotions(self, status: str | None = "pending") -> list[dict[str, Any]]:
+        sql = (
+            "SELECT * FROM pending_promotions"
+            + (" WHERE status = ?" if status else "")
+            + " ORDER BY id"
+        )
+        return self._all(sql, [status] if status else [])
+
+    def veto_promotion(
+        self, promotion_id: int, *, by: str, reason: str, as_admin: bool = False
+    ) -> dict[str, Any]:
+        if not by.strip() or not reason.strip():
+            raise RegistryError("A veto needs --by and a --reason.")
+        with self._tx() as db:
+            if as_admin:
+                self._check_admin(by)
+            row = self._one("SELECT * FROM pending_promotions WHERE id = ?", [promotion_id])
+            if row is None:
+                raise NotFound(f"Pending promotion {promotion_id} does not exist.")
+            if row["status"] != "pending":
+                raise Conflict(
+                    f"Promotion {promotion_id} is already {row['status']}"
+                    + (
+                        f" (by {row['decided_by']} at {row['decided_at']})."
+                        if row["decided_by"]
+                        else "."
+                    )
+                )
+            db.execute(
+                "UPDATE pending_promotions SET status = 'vetoed', decided_by = ?, decided_at = ?, note = ? "
+                "WHERE id = ?",
+                [by, audit.utcnow(), reason, promotion_id],
+            )
+            audit.append(
+                db,
+                actor=by,
+                event="promotion_vetoed",
+                entity="pending_promotion",
+                entity_id=promotion_id,
+                details={"version": row["version"], "reason": reason},
+            )
+        return self._one("SELECT * FROM pending_promotions WHERE id = ?", [promotion_id]) or {}
+
+    def apply_due_promotions(self, now: str) -> list[dict[str, Any]]:
+        """Promote every announced promotion whose notice has passed (compare-and-set); one whose
+        champion changed meanwhile becomes 'stale'. Returns the rows it decided."""
+        decided = []
+        for row in self._all(
+            "SELECT * FROM pending_promotions WHERE status = 'pending' AND due_at <= ? ORDER BY id",
+            [now],
+        ):
+            with self._tx() as db:
+                fresh = self._one("SELECT status FROM pending_promotions WHERE id = ?", [row["id"]])
+                if fresh is None or fresh["status"] != "pending":
+                    continue
+                status = "applied"
+                try:
+                    with (
+                        self.db.atomic()
+                    ):  # a savepoint: a stale compare-and-set leaves nothing behind
+                        self._set_champion(
+                            db,
+                            version=row["version"],
+                            expected=row["expected_champion"],
+                            kind="promotion",
+                            at=now,
+                            by=PIPELINE,
+                            reason=row["reason"],
+                            run_id=row["run_id"],
+                        )
+                except Conflict:
+                    status = "stale"
+                db.execute(
+                    "UPDATE pending_promotions SET status = ?, decided_by = ?, decided_at = ? WHERE id = ?",
+                    [status, PIPELINE, now, row["id"]],
+                )
+                if status == "stale":
+                    audit.append(
+                        db,
+                        actor=PIPELINE,
+                        event="promotion_stale",
+                        entity="pending_promotion",
+                        entity_id=row["id"],
+                        details={
+                            "version": row["version"],
+                            "expected_champion": row["expected_champion"],
+                        },
+                    )
+            decided.append({**row, "status": status})
+        return decided

@@ -1,0 +1,309 @@
+"""Runs, model versions (checksummed artifacts), comparisons and decisions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.errors import NotFound
+from pipeline.reports import Comparison, Decision, ModelVersion, TriggerReport
+from registry import audit
+from registry.base import PIPELINE, RegistryBase, _decode, _j, _num, _version
+
+
+class VersionsMixin(RegistryBase):
+    # ---------------------------------------------------------------- runs
+    def start_run(
+        self,
+        *,
+        run_id: str,
+        dag_id: str,
+        logical_date: str | None,
+        as_of: str,
+        run_type: str | None,
+        data_source: str,
+        triggers: TriggerReport,
+    ) -> None:
+        """Record a run and its trigger checks; a retry of the same run updates nothing."""
+        checks = [c.to_dict() for c in triggers.checks]
+        with self._tx() as db:
+            if self._one("SELECT 1 FROM runs WHERE run_id = ?", [run_id]):
+                return
+            db.execute(
+                "INSERT INTO runs (run_id, dag_id, logical_date, as_of, run_type, data_source, triggers, "
+                "trigger_reasons, status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
+                [
+                    run_id,
+                    dag_id,
+                    logical_date,
+                    as_of,
+                    run_type,
+                    data_source,
+                    _j(checks),
+                    _j(list(triggers.reasons)),
+                    audit.utcnow(),
+                ],
+            )
+            audit.append(
+                db,
+                actor=PIPELINE,
+                event="run_started",
+                entity="run",
+                entity_id=run_id,
+                details={
+                    "dag_id": dag_id,
+                    "as_of": as_of,
+                    "reasons": list(triggers.reasons),
+                    "retrain": triggers.fired,
+                },
+            )
+
+    def finish_run(
+        self, run_id: str, *, status: str, outcome: str | None = None, error: str | None = None
+    ) -> None:
+        with self._tx() as db:
+            run = self._one("SELECT status FROM runs WHERE run_id = ?", [run_id])
+            if run is None:
+                raise NotFound(f"Run {run_id} is not in the registry.")
+            if run["status"] == status:
+                return
+            db.execute(
+                "UPDATE runs SET status = ?, outcome = COALESCE(?, outcome), error = ?, finished_at = ? "
+                "WHERE run_id = ?",
+                [status, outcome, error, audit.utcnow(), run_id],
+            )
+            audit.append(
+                db,
+                actor=PIPELINE,
+                event=f"run_{status}",
+                entity="run",
+                entity_id=run_id,
+                details={"outcome": outcome, "error": error},
+            )
+
+    def record_failure(
+        self, *, run_id: str, dag_id: str, task_id: str | None, error: str, as_of: str | None = None
+    ) -> bool:
+        """Called from Airflow's on_failure_callback: the run is marked failed and audited once.
+        Returns False when the failure was already recorded."""
+        with self._tx() as db:
+            run = self._one("SELECT status FROM runs WHERE run_id = ?", [run_id])
+            if run is None:
+                db.execute(
+                    "INSERT INTO runs (run_id, dag_id, as_of, triggers, trigger_reasons, status, started_at) "
+                    "VALUES (?, ?, ?, '[]', '[]', 'running', ?)",
+                    [run_id, dag_id, as_of or "", audit.utcnow()],
+                )
+            elif run["status"] == "failed":
+                return False
+            db.execute(
+                "UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE run_id = ?",
+                [f"{task_id}: {error}" if task_id else error, audit.utcnow(), run_id],
+            )
+            audit.append(
+                db,
+                actor=PIPELINE,
+                event="run_failed",
+                entity="run",
+                entity_id=run_id,
+                details={"dag_id": dag_id, "task_id": task_id, "error": error},
+            )
+        return True
+
+    def get_run(self, run_id: str) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM runs WHERE run_id = ?", [run_id])
+
+    def runs(self, limit: int = 100) -> list[dict[str, Any]]:
+        return self._all("SELECT * FROM runs ORDER BY as_of DESC, started_at DESC LIMIT ?", [limit])
+
+    # ---------------------------------------------------------------- versions
+    def register_model(
+        self,
+        *,
+        run_id: str,
+        model_bytes: bytes,
+        estimator: str,
+        params: dict[str, Any],
+        train_start: str,
+        train_end: str,
+        train_rows: int,
+        data_fingerprint: str,
+        metrics: dict[str, float],
+        schema: dict[str, Any],
+        feature_importance: dict[str, float],
+        reference_profile: dict[str, Any] | None = None,
+    ) -> ModelVersion:
+        """Store the artifact and register a version; the same run registers at most one version."""
+        existing = self._one("SELECT version FROM model_versions WHERE run_id = ?", [run_id])
+        if existing:
+            return self.get_version(existing["version"])
+        stored = self.artifacts.put(model_bytes)
+        with self._tx() as db:
+            existing = self._one("SELECT version FROM model_versions WHERE run_id = ?", [run_id])
+            if existing is None:
+                row = {
+                    "run_id": run_id,
+                    "created_at": audit.utcnow(),
+                    "artifact_path": stored.path,
+                    "sha256": stored.sha256,
+                    "size_bytes": stored.size_bytes,
+                    "estimator": estimator,
+                    "params": _j(params),
+                    "train_start": train_start,
+                    "train_end": train_end,
+                    "train_rows": train_rows,
+                    "data_fingerprint": data_fingerprint,
+                    "metrics": _j(metrics),
+                    "schema": _j(schema),
+                    "feature_importance": _j(feature_importance),
+                    "reference_profile": None
+                    if reference_profile is None
+                    else _j(reference_profile),
+                }
+                cur = db.execute(
+                    f"INSERT INTO model_versions ({', '.join(row)}) VALUES "
+                    f"({', '.join(':' + k for k in row)})",
+                    row,
+                )
+                version = int(cur.lastrowid or 0)
+                db.execute(
+                    "UPDATE runs SET challenger_version = ? WHERE run_id = ?", [version, run_id]
+                )
+                audit.append(
+                    db,
+                    actor=PIPELINE,
+                    event="model_registered",
+                    entity="model_version",
+                    entity_id=version,
+                    details={
+                        "run_id": run_id,
+                        "sha256": stored.sha256,
+                        "train_rows": train_rows,
+                        "metrics": metrics,
+                    },
+                )
+                existing = {"version": version}
+        return self.get_version(existing["version"])
+
+    def get_version(self, version: int) -> ModelVersion:
+        row = self._one("SELECT * FROM model_versions WHERE version = ?", [version])
+        if row is None:
+            raise NotFound(f"Model version {version} does not exist.")
+        return _version(row)
+
+    def versions(self) -> list[ModelVersion]:
+        return [_version(r) for r in self._all("SELECT * FROM model_versions ORDER BY version")]
+
+    def load_model_bytes(self, version: int) -> bytes:
+        """The version's artifact, verified against its registered SHA-256."""
+        v = self.get_version(version)
+        return self.artifacts.get(v.artifact_path, v.sha256, v.size_bytes)
+
+    # ---------------------------------------------------------------- comparisons and decisions
+    def record_comparison(self, run_id: str, c: Comparison) -> int:
+        with self._tx() as db:
+            existing = self._one("SELECT id FROM comparisons WHERE run_id = ?", [run_id])
+            if existing:
+                return int(existing["id"])
+            iv = c.interval
+            row = {
+                "run_id": run_id,
+                "challenger_version": c.challenger_version,
+                "champion_version": c.champion_version,
+                "metric": c.metric,
+                "higher_is_better": int(c.higher_is_better),
+                "challenger_value": _num(c.challenger_value),
+                "champion_value": c.champion_value,
+                "relative_improvement": c.relative_improvement,
+                "absolute_improvement": c.absolute_improvement,
+                "ci_low": iv.low if iv else None,
+                "ci_high": iv.high if iv else None,
+                "ci_level": iv.level if iv else None,
+                "p_value": c.p_value,
+                "ttest_p_value": c.ttest_p_value,
+                "n_holdout": c.n_holdout,
+                "n_resamples": c.n_resamples,
+                "challenger_metrics": _j(c.challenger_metrics),
+                "champion_metrics": _j(c.champion_metrics),
+                "challenger_valid": int(c.challenger_valid),
+                "invalid_reason": c.invalid_reason,
+                "holdout_start": c.holdout_start,
+                "holdout_end": c.holdout_end,
+                "created_at": audit.utcnow(),
+            }
+            cur = db.execute(
+                f"INSERT INTO comparisons ({', '.join(row)}) VALUES "
+                f"({', '.join(':' + k for k in row)})",
+                row,
+            )
+            cid = int(cur.lastrowid or 0)
+            audit.append(
+                db,
+                actor=PIPELINE,
+                event="compared",
+                entity="comparison",
+                entity_id=cid,
+                details={
+                    "run_id": run_id,
+                    "challenger": c.challenger_version,
+                    "champion": c.champion_version,
+                    "metric": c.metric,
+                    "challenger_value": _num(c.challenger_value),
+                    "champion_value": c.champion_value,
+                    "relative_improvement": c.relative_improvement,
+                    "p_value": c.p_value,
+                },
+            )
+            return cid
+
+    def record_decision(self, run_id: str, comparison_id: int, version: int, d: Decision) -> int:
+        with self._tx() as db:
+            existing = self._one("SELECT id FROM decisions WHERE run_id = ?", [run_id])
+            if existing:
+                return int(existing["id"])
+            cur = db.execute(
+                "INSERT INTO decisions (run_id, comparison_id, challenger_version, outcome, reasons, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [run_id, comparison_id, version, d.outcome, _j(list(d.reasons)), audit.utcnow()],
+            )
+            did = int(cur.lastrowid or 0)
+            db.execute("UPDATE runs SET outcome = ? WHERE run_id = ?", [d.outcome, run_id])
+            audit.append(
+                db,
+                actor=PIPELINE,
+                event="decided",
+                entity="decision",
+                entity_id=did,
+                details={
+                    "run_id": run_id,
+                    "version": version,
+                    "outcome": d.outcome,
+                    "reasons": list(d.reasons),
+                },
+            )
+            return did
+
+    def comparison(self, run_id: str) -> dict[str, Any] | None:
+        return _decode(self._one("SELECT * FROM comparisons WHERE run_id = ?", [run_id]))
+
+    def decision(self, run_id: str) -> dict[str, Any] | None:
+        return _decode(self._one("SELECT * FROM decisions WHERE run_id = ?", [run_id]))
+
+    def comparisons(self) -> list[dict[str, Any]]:
+        return [_decode(r) or {} for r in self._all("SELECT * FROM comparisons ORDER BY id")]
+
+    def record_rejection(self, run_id: str, version: int, reason: str) -> bool:
+        with self._tx() as db:
+            if self._one(
+                "SELECT 1 FROM audit_log WHERE event = 'challenger_rejected' AND entity_id = ?",
+                [str(version)],
+            ):
+                return False
+            audit.append(
+                db,
+                actor=PIPELINE,
+                event="challenger_rejected",
+                entity="model_version",
+                entity_id=version,
+                details={"run_id": run_id, "reason": reason},
+            )
+        return True
