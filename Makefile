@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_PASSWORD ?= modelgate-demo
 
-.PHONY: setup demo test test-fast bench bench-drift bench-rollout bench-dashboard bench-simulate lint clean
+.PHONY: setup demo test test-fast bench bench-crash bench-drift bench-rollout bench-dashboard bench-simulate lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,7 @@ bench: setup $(CHROMIUM)
 	$(PY) bench/rollout.py
 	$(PY) bench/dashboard.py
 	$(PY) bench/simulate_real.py
+	$(PY) bench/crash.py
 
 ## make bench-simulate: a year of real flights through 'modelgate simulate' (BASELINE=path: an
 ## older checkout to compare with, e.g. a git worktree).
@@ -77,6 +78,10 @@ bench-dashboard: setup $(CHROMIUM)
 
 bench-drift: setup
 	$(PY) bench/drift.py
+
+## make bench-crash: kill -9 the registry 100 times mid-decision; every decision keeps one notification.
+bench-crash: setup
+	$(PY) bench/crash.py
 
 lint: setup
 	$(VENV)/bin/ruff format --check pipeline registry dags dashboard tests bench

@@ -78,14 +78,16 @@ def rollback(
             to_version=to_version,
             expected_champion=expected_champion,
         ),
-        lambda c: f"Rolled back: version {c.version} is the champion (was v{expected_champion}).",
+        lambda r: f"Rolled back: version {r[0].version} is the champion (was v{r[1]}).",
     )
 
 
 def veto(cfg: Config, username: str | None, promotion_id: int, reason: str) -> Outcome:
     return _run(
         cfg,
-        lambda reg: admin.veto(reg, username=username, promotion_id=promotion_id, reason=reason),
+        lambda reg: admin.veto(
+            cfg, reg, username=username, promotion_id=promotion_id, reason=reason
+        ),
         lambda row: f"Vetoed: version {row['version']} will not become champion.",
     )
 

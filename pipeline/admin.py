@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline import auth
 from pipeline.errors import ConfigError, Forbidden, NotFound
-from pipeline.loop import review_facts
-from pipeline.notify import notify
+from pipeline.notify import deliver
 
 if TYPE_CHECKING:
     from pipeline.config import Config
@@ -41,20 +40,12 @@ def require(reg: Registry, username: str | None, role: str = "admin") -> dict[st
 def decide_approval(
     cfg: Config, reg: Registry, *, by: str, review_id: int, reason: str, as_admin: bool = False
 ) -> Review:
-    """Record an approval; when it is the deciding one the challenger is promoted and announced."""
+    """Record an approval; when it is the deciding one the challenger is promoted and announced
+    in the same transaction."""
     review = reg.approve(
         review_id, by=by, reason=reason, required=cfg.approvals_required, as_admin=as_admin
     )
-    if review.status == "approved":
-        notify(
-            cfg,
-            reg,
-            "promoted",
-            key=f"promoted:review:{review.id}",
-            by=by,
-            reason=reason or "review approved",
-            **review_facts(reg, review),
-        )
+    deliver(cfg, reg)  # announced in the approval's transaction
     return review
 
 
@@ -70,15 +61,7 @@ def decide_rejection(
     cfg: Config, reg: Registry, *, by: str, review_id: int, reason: str, as_admin: bool = False
 ) -> Review:
     review = reg.reject_review(review_id, by=by, reason=reason, as_admin=as_admin)
-    notify(
-        cfg,
-        reg,
-        "rejected",
-        key=f"rejected:review:{review.id}",
-        by=by,
-        reason=reason,
-        **review_facts(reg, review),
-    )
+    deliver(cfg, reg)  # announced in the rejection's transaction
     return review
 
 
@@ -102,27 +85,22 @@ def do_rollback(
     to_version: int | None = None,
     expected_champion: int | None = None,
     as_admin: bool = False,
-) -> Champion:
-    before = reg.current_champion()
-    champ = reg.rollback(
+) -> tuple[Champion, int]:
+    """Compare-and-set: the champion it replaces is the one given, else the one read now, so a
+    second concurrent rollback gets Conflict instead of toggling back. Announced in the same
+    transaction. Returns the new champion and the version it replaced."""
+    if expected_champion is None:
+        current = reg.current_champion()
+        expected_champion = current.version if current else None
+    champ, previous = reg.rollback(
         by=by,
         reason=reason,
         to_version=to_version,
         expected_champion=expected_champion,
         as_admin=as_admin,
     )
-    history = reg.champion_history()[-1]
-    notify(
-        cfg,
-        reg,
-        "rolled_back",
-        key=f"rolled_back:{history['id']}",
-        version=champ.version,
-        previous=before.version if before else None,
-        by=by,
-        reason=reason,
-    )
-    return champ
+    deliver(cfg, reg)
+    return champ, previous
 
 
 def rollback(
@@ -133,7 +111,7 @@ def rollback(
     reason: str,
     to_version: int | None,
     expected_champion: int | None,
-) -> Champion:
+) -> tuple[Champion, int]:
     require(reg, username)
     assert username is not None
     return do_rollback(
@@ -147,10 +125,14 @@ def rollback(
     )
 
 
-def veto(reg: Registry, *, username: str | None, promotion_id: int, reason: str) -> dict[str, Any]:
+def veto(
+    cfg: Config, reg: Registry, *, username: str | None, promotion_id: int, reason: str
+) -> dict[str, Any]:
     require(reg, username)
     assert username is not None
-    return reg.veto_promotion(promotion_id, by=username, reason=reason, as_admin=True)
+    row = reg.veto_promotion(promotion_id, by=username, reason=reason, as_admin=True)
+    deliver(cfg, reg)  # announced in the veto's transaction
+    return row
 
 
 # ----------------------------------------------------------------------------- rollouts
@@ -195,21 +177,9 @@ def do_rollout_control(
         step_index=last_step if action == "promote" else None,
         share=share,
         as_admin=as_admin,
-    )
-    notify(
-        cfg,
-        reg,
-        "rollout_decision",
-        key=f"rollout_{kind}:{rollout_id}:{len(reg.rollout_events(rollout_id))}",
-        rollout_id=rollout_id,
         action=action,
-        strategy=row["strategy"],
-        share=row["share"],
-        version=row["version"],
-        previous=row["champion_version"],
-        by=by,
-        reason=reason,
     )
+    deliver(cfg, reg)  # announced in the transition's transaction
     return row
 
 

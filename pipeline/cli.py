@@ -544,9 +544,15 @@ def cmd_rollback(cfg: Config, args: argparse.Namespace) -> int:
     from pipeline import admin
 
     with _registry(cfg) as reg:
-        before = reg.current_champion()
-        champ = admin.do_rollback(cfg, reg, by=args.by, reason=args.reason, to_version=args.to)
-    print(f"Rolled back: champion v{before.version if before else '-'} -> v{champ.version}.")
+        champ, previous = admin.do_rollback(
+            cfg,
+            reg,
+            by=args.by,
+            reason=args.reason,
+            to_version=args.to,
+            expected_champion=args.expect,
+        )
+    print(f"Rolled back: champion v{previous} -> v{champ.version}.")
     return 0
 
 
@@ -702,8 +708,11 @@ def cmd_promotions(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_veto(cfg: Config, args: argparse.Namespace) -> int:
+    from pipeline.notify import deliver
+
     with _registry(cfg) as reg:
         row = reg.veto_promotion(args.promotion_id, by=args.by, reason=args.reason)
+        deliver(cfg, reg)
     print(f"Vetoed promotion {row['id']}: version {row['version']} will not become champion.")
     return 0
 
@@ -980,6 +989,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by", required=True)
     p.add_argument("--reason", required=True)
     p.add_argument("--to", type=int, help="version to restore (default: the previous champion)")
+    p.add_argument(
+        "--expect",
+        type=int,
+        metavar="VERSION",
+        help="the champion you mean to replace; refused (Conflict) if it is no longer champion "
+        "(default: the champion read just before, so two concurrent rollbacks cannot toggle)",
+    )
 
     p = sub.add_parser(
         "users", help="'users add NAME --role admin|viewer --password-stdin', 'users list'"

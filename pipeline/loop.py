@@ -27,7 +27,7 @@ from pipeline.context import (
     training_span,
 )
 from pipeline.drift_profile import calibrate_concept
-from pipeline.notify import flush, notify, outbox_entry
+from pipeline.notify import deliver, flush, notify
 from pipeline.policy import Policy, decide
 from pipeline.triggers import evaluate_triggers
 
@@ -197,30 +197,12 @@ def _reasons(reg: Registry, ctx: RunContext) -> str:
     return " ".join(d["reasons"]) if d else ""
 
 
-def _promotion_facts(
-    reg: Registry, ctx: RunContext, version: int, previous: int | None
-) -> dict[str, Any]:
-    comp = reg.comparison(ctx.run_id) or {}
-    return {
-        "version": version,
-        "previous": previous,
-        "metric": comp.get("metric"),
-        "champion_value": comp.get("champion_value"),
-        "challenger_value": comp.get("challenger_value"),
-        "relative_improvement": comp.get("relative_improvement"),
-        "p_value": comp.get("p_value"),
-        "run_id": ctx.run_id,
-        "as_of": ctx.as_of_iso,
-    }
-
-
 def promote(
     cfg: Config, reg: Registry, ctx: RunContext, version: int, expected_champion: int | None
 ) -> dict[str, Any]:
     """Announce (promotion_pending), then compare-and-set the champion; with a notice period the
     promotion is only scheduled and a later run applies it unless an admin vetoes it.
     A retry after success changes nothing."""
-    facts = _promotion_facts(reg, ctx, version, expected_champion)
     if cfg.promotion_notice_hours > 0:
         due = ctx.as_of + dt.timedelta(hours=cfg.promotion_notice_hours)
         row = reg.schedule_promotion(
@@ -231,26 +213,19 @@ def promote(
             announced_at=ctx.as_of_iso,
             due_at=due.isoformat(),
         )
-        notify(
-            cfg,
-            reg,
-            "promotion_pending",
-            key=f"promotion_pending:{ctx.run_id}",
-            due_at=row["due_at"],
-            promotion_id=row["id"],
-            **facts,
-        )
+        deliver(cfg, reg)
         return {"promoted": None, "scheduled": row["id"], "due_at": row["due_at"], "changed": False}
     if cfg.rollout_strategy != "immediate" and expected_champion is not None:
         return start_rollout(cfg, reg, ctx, version, expected_champion)
-    notify(cfg, reg, "promotion_pending", key=f"promotion_pending:{ctx.run_id}", **facts)
     changed = reg.promote(
         version=version,
         expected_champion=expected_champion,
         run_id=ctx.run_id,
         at=ctx.as_of_iso,
         reason=_reasons(reg, ctx),
+        facts={"as_of": ctx.as_of_iso},
     )
+    deliver(cfg, reg)
     return {"promoted": version, "previous": expected_champion, "changed": changed}
 
 
@@ -277,17 +252,7 @@ REVIEW_WARNING = dt.timedelta(days=2)
 
 def review_facts(reg: Registry, review: Any) -> dict[str, Any]:
     """The figures a notification about a review carries (from the comparison it was made on)."""
-    comp = reg.comparison(review.run_id) or {}
-    return {
-        "version": review.challenger_version,
-        "previous": review.expected_champion,
-        "metric": comp.get("metric"),
-        "champion_value": comp.get("champion_value"),
-        "challenger_value": comp.get("challenger_value"),
-        "relative_improvement": comp.get("relative_improvement"),
-        "p_value": comp.get("p_value"),
-        "run_id": review.run_id,
-    }
+    return reg.review_facts(review)
 
 
 def housekeeping(cfg: Config, reg: Registry, as_of: dt.datetime) -> list[int]:
@@ -298,7 +263,7 @@ def housekeeping(cfg: Config, reg: Registry, as_of: dt.datetime) -> list[int]:
     if cfg.smtp_host:
         flush(cfg, reg)
     apply_due_promotions(cfg, reg, as_of)
-    expired = reg.expire_reviews(as_of)
+    expired = reg.expire_reviews(as_of)  # each expiry announced in its transaction
     for review in reg.reviews("pending"):
         if dt.datetime.fromisoformat(review.expires_at) <= as_of + REVIEW_WARNING:
             notify(
@@ -342,19 +307,14 @@ def review_digest(cfg: Config, reg: Registry, as_of: dt.datetime) -> None:
 
 
 def apply_due_promotions(cfg: Config, reg: Registry, as_of: dt.datetime) -> list[int]:
-    """Apply announced promotions whose notice has passed (at the run's logical time)."""
-    applied = []
-    for row in reg.apply_due_promotions(as_of.isoformat()):
-        if row["status"] == "applied":
-            applied.append(int(row["version"]))
-            ctx = RunContext(run_id=row["run_id"], as_of=as_of)
-            notify(
-                cfg,
-                reg,
-                "promoted",
-                key=f"promoted:{row['run_id']}",
-                **_promotion_facts(reg, ctx, int(row["version"]), row["expected_champion"]),
-            )
+    """Apply announced promotions whose notice has passed (at the run's logical time); each
+    champion change is announced in its own transaction."""
+    applied = [
+        int(row["version"])
+        for row in reg.apply_due_promotions(as_of.isoformat())
+        if row["status"] == "applied"
+    ]
+    deliver(cfg, reg)
     return applied
 
 
@@ -366,17 +326,6 @@ def request_review(
     comparison_id: int,
     expected_champion: int | None,
 ) -> dict[str, Any]:
-    def notice(old: Any, new: Any) -> dict[str, Any]:
-        return outbox_entry(
-            cfg,
-            "review_superseded",
-            key=f"review_superseded:{old.id}",
-            review_id=old.id,
-            superseded_by=new.id,
-            by_version=new.challenger_version,
-            **review_facts(reg, old),
-        )
-
     review, superseded = reg.request_review(
         run_id=ctx.run_id,
         comparison_id=comparison_id,
@@ -384,10 +333,8 @@ def request_review(
         expected_champion=expected_champion,
         requested_at=ctx.as_of,
         ttl_days=cfg.review_ttl_days,
-        supersede_notice=notice,
     )
-    if superseded and cfg.smtp_host:
-        flush(cfg, reg)
+    deliver(cfg, reg)
     return {
         "review_id": review.id,
         "version": version,
@@ -398,11 +345,12 @@ def request_review(
 
 def reject(cfg: Config, reg: Registry, ctx: RunContext, version: int) -> dict[str, Any]:
     reg.record_rejection(ctx.run_id, version, _reasons(reg, ctx))
+    deliver(cfg, reg)
     return {"rejected": version}
 
 
 def finish(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
-    """Close the run in the registry and notify (log only for now)."""
+    """Close the run in the registry (its decision was announced when it was made)."""
     run = reg.get_run(ctx.run_id) or {}
     decision = reg.decision(ctx.run_id)
     outcome = decision["outcome"] if decision else "skipped"
@@ -420,24 +368,6 @@ def finish(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
         "relative_improvement": comp.get("relative_improvement"),
         "p_value": comp.get("p_value"),
     }
-    event = {"promote": "promoted", "review": "review_requested", "reject": "rejected"}.get(outcome)
-    if outcome == "promote" and any(
-        p["run_id"] == ctx.run_id for p in reg.pending_promotions(None)
-    ):
-        event = None  # announced as promotion_pending; 'promoted' goes out when it applies
-    if event is not None:
-        facts = {k: v for k, v in summary.items() if k != "outcome"}
-        if outcome == "review":
-            review = next((r for r in reg.reviews() if r.run_id == ctx.run_id), None)
-            facts["expires_at"] = review.expires_at if review else None
-        notify(
-            cfg,
-            reg,
-            event,
-            key=f"{event}:{ctx.run_id}",
-            previous=comp.get("champion_version"),
-            **facts,
-        )
     return summary
 
 

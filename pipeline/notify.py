@@ -34,8 +34,11 @@ EVENTS = (
     "rejected",
     "rolled_back",
     "review_expiring",
+    "review_expired",
     "review_superseded",
     "review_digest",
+    "promotion_vetoed",
+    "promotion_stale",
     "rollout_decision",
     "pipeline_failed",
     "test",
@@ -48,6 +51,9 @@ PAGES = {
     "rejected": "models",
     "rolled_back": "models",
     "review_expiring": "reviews",
+    "review_expired": "reviews",
+    "promotion_vetoed": "reviews",
+    "promotion_stale": "reviews",
     "review_superseded": "reviews",
     "review_digest": "reviews",
     "rollout_decision": "rollouts",
@@ -107,6 +113,15 @@ def subject_for(event: str, f: dict[str, Any]) -> str:
         return f"Rolled back to version {v} from version {f.get('previous')}"
     if event == "review_expiring":
         return f"Review expiring: version {v} ({_pct(f.get('relative_improvement'))} {m}) expires {str(f.get('expires_at'))[:10]}"
+    if event == "review_expired":
+        return f"Review {f.get('review_id')} expired: version {v} was not decided in time and stays out"
+    if event == "promotion_vetoed":
+        return f"Promotion {f.get('promotion')} vetoed: version {v} will not become champion"
+    if event == "promotion_stale":
+        return (
+            f"Promotion {f.get('promotion')} not applied: the champion is version "
+            f"{f.get('champion')}, not version {f.get('previous')} as announced"
+        )
     if event == "review_superseded":
         return (
             f"Review {f.get('review_id')} superseded: version {f.get('by_version')} replaces "
@@ -153,6 +168,8 @@ _LABELS = {
     "share": "Challenger share",
     "strategy": "Strategy",
     "review_id": "Review",
+    "promotion": "Announced promotion",
+    "champion": "Champion now",
     "superseded_by": "Superseded by review",
     "by_version": "Newer challenger",
     "reviews": "Open reviews",
@@ -297,6 +314,17 @@ def notify(
     except Exception as exc:
         log.error("notification %s could not be queued or sent: %s", key, exc)
     return {**record, **facts}
+
+
+def deliver(cfg: Config, reg: Registry) -> None:
+    """After a decision committed (its notification queued in the same transaction): try to
+    send what is due. Never raises; what fails stays queued for the next run."""
+    if not cfg.smtp_host:
+        return
+    try:
+        flush(cfg, reg)
+    except Exception as exc:
+        log.error("notifications could not be sent: %s", exc)
 
 
 def flush(cfg: Config, reg: Registry, now: dt.datetime | None = None) -> dict[str, int]:

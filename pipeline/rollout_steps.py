@@ -14,7 +14,7 @@ from pipeline import rollout
 from pipeline.config import Config
 from pipeline.context import PIPELINE, RunContext, load_data
 from pipeline.errors import Conflict, ModelGateError
-from pipeline.notify import notify
+from pipeline.notify import deliver
 
 if TYPE_CHECKING:
     from registry.store import Registry
@@ -41,19 +41,7 @@ def start_rollout(
         share=share,
         at=ctx.as_of_iso,
     )
-    notify(
-        cfg,
-        reg,
-        "rollout_decision",
-        key=f"rollout_started:{row['id']}",
-        rollout_id=row["id"],
-        action="started",
-        strategy=plan.strategy,
-        share=share,
-        version=version,
-        previous=expected_champion,
-        run_id=ctx.run_id,
-    )
+    deliver(cfg, reg)  # announced in the rollout's first transaction
     return {"promoted": None, "rollout": row["id"], "changed": False}
 
 
@@ -208,7 +196,7 @@ def _apply(
     step = {"advance": int(row["step_index"]) + 1, "promote": len(plan.steps) - 1}.get(action)
     share = {"advance": plan.steps[step or 0], "promote": 1.0}.get(action, 0.0)
     try:
-        after = reg.transition_rollout(
+        reg.transition_rollout(
             row["id"],
             kind=kind,
             actor=PIPELINE,
@@ -218,6 +206,8 @@ def _apply(
             status=status,
             step_index=step,
             share=share,
+            action=action,
+            run_id=ctx.run_id,
         )
     except Conflict as exc:
         now = reg.get_rollout(row["id"])
@@ -227,7 +217,7 @@ def _apply(
         if action != "promote":
             raise
         # The champion moved since the rollout started: end it without promoting.
-        after = reg.transition_rollout(
+        reg.transition_rollout(
             row["id"],
             kind="aborted",
             actor=PIPELINE,
@@ -236,22 +226,11 @@ def _apply(
             expect_step=int(row["step_index"]),
             status="aborted",
             share=0.0,
+            action="abort",
+            run_id=ctx.run_id,
         )
         action, reason = "abort", str(exc)
-    notify(
-        cfg,
-        reg,
-        "rollout_decision",
-        key=f"rollout_{kind}:{row['id']}:{ctx.run_id}",
-        rollout_id=row["id"],
-        action=action,
-        strategy=plan.strategy,
-        share=after["share"],
-        version=row["version"],
-        previous=row["champion_version"],
-        reason=reason,
-        run_id=ctx.run_id,
-    )
+    deliver(cfg, reg)  # announced in the transition's transaction
     return {"rollout": row["id"], "action": action, "reason": reason}
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Self
 
@@ -19,6 +20,25 @@ from registry.artifacts import ArtifactStore
 from registry.migrations import migrations
 
 PIPELINE = "pipeline"
+
+log = logging.getLogger("modelgate.registry")
+
+# (event, key, facts) -> the keyword arguments of ``_enqueue``: how a notification is rendered.
+Notifier = Callable[[str, str, dict[str, Any]], dict[str, Any]]
+
+
+def plain_notice(event: str, key: str, facts: Mapping[str, Any]) -> dict[str, Any]:
+    """A notification rendered without a configuration (a registry opened by path, or a renderer
+    that failed): the event and its facts as plain lines, to the log channel."""
+    return {
+        "key": key,
+        "event": event,
+        "recipients": [],
+        "subject": f"[ModelGate] {event.replace('_', ' ')}",
+        "text": "\n".join(f"{k}: {v}" for k, v in sorted(facts.items())),
+        "html": "",
+        "channel": "log",
+    }
 
 
 def _j(obj: Any) -> str:
@@ -87,12 +107,19 @@ class RegistryBase:
                 f"{self.path} is not a ModelGate registry (SQLite: {exc})."
             ) from exc
         self.artifacts = ArtifactStore(artifacts_dir)
+        self.notifier: Notifier | None = None
         if migrations.pending(self.db):
             migrations.apply(self.db)
 
     @classmethod
     def open(cls, cfg: Any, *, create: bool = False) -> Self:
-        return cls(cfg.registry_db, cfg.artifacts_dir, create=create)
+        """The registry ``cfg`` names, rendering the notifications its decisions queue with
+        ``cfg``'s recipients and templates."""
+        reg = cls(cfg.registry_db, cfg.artifacts_dir, create=create)
+        from pipeline.notify import outbox_entry  # the renderer is the pipeline's; lazy: no cycle
+
+        reg.notifier = lambda event, key, facts: outbox_entry(cfg, event, key=key, **facts)
+        return reg
 
     def close(self) -> None:
         self.db.close()
@@ -219,6 +246,27 @@ class RegistryBase:
             },
         )
         return oid, True
+
+    def _notify(self, db: Database, event: str, key: str, facts: Mapping[str, Any]) -> None:
+        """Inside the decision's transaction: queue its notification (once per key), so a crash
+        can never leave a decision without one. The audit head it follows is written into the
+        text as an outside witness. A renderer that fails falls back to plain text: a
+        notification problem never blocks a decision."""
+        facts = dict(facts)
+        try:
+            entry = (self.notifier or plain_notice)(event, key, facts)
+        except Exception as exc:  # a broken template must not block the decision it announces
+            log.error("notification %s could not be rendered: %s", key, exc)
+            entry = plain_notice(event, key, facts)
+        head = db.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+        if head is not None:
+            witness = f"Audit log: event {head[0]}, head {head[1]}"
+            entry = {**entry, "text": f"{entry['text'].rstrip()}\n\n{witness}\n"}
+            if entry.get("html"):
+                entry["html"] = entry["html"].replace(
+                    "</body>", f"<p><small>{witness}</small></p></body>"
+                )
+        self._enqueue(db, **entry)
 
     def due_notifications(self, now: str) -> list[dict[str, Any]]:
         return [

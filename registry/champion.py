@@ -3,6 +3,7 @@ promotions, rollbacks and promotions with a notice period."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlite_utils import Database
@@ -55,8 +56,13 @@ class ChampionMixin(VersionsMixin):
         reason: str,
         run_id: str | None = None,
         review_id: int | None = None,
-    ) -> None:
-        """Compare-and-set inside the caller's transaction."""
+        facts: Mapping[str, Any] | None = None,
+        event: str | None = None,
+    ) -> int:
+        """Compare-and-set inside the caller's transaction, with its history row, its audit event
+        and its notification (``event``, default promoted / rolled_back, keyed by the history
+        row: exactly one per champion change). ``facts``: what the caller adds to the
+        notification (the comparison's figures). Returns the history row's id."""
         current = self._champion_version()
         if current != expected:
             raise Conflict(
@@ -92,6 +98,24 @@ class ChampionMixin(VersionsMixin):
                 "effective_at": at,
             },
         )
+        hid = int(cur.lastrowid or 0)
+        self._notify(
+            db,
+            event or ("rolled_back" if kind == "rollback" else "promoted"),
+            f"champion:{hid}",
+            {
+                "version": version,
+                "previous": current,
+                "by": by,
+                "reason": reason,
+                "run_id": run_id,
+                "review_id": review_id,
+                "as_of": at,
+                **self.comparison_facts(run_id),
+                **(facts or {}),
+            },
+        )
+        return hid
 
     def promote(
         self,
@@ -102,8 +126,10 @@ class ChampionMixin(VersionsMixin):
         at: str,
         reason: str,
         by: str = PIPELINE,
+        facts: Mapping[str, Any] | None = None,
     ) -> bool:
-        """Automatic promotion from a run. Returns False when this run already promoted (a retry)."""
+        """Automatic promotion from a run, announced in the same transaction (``facts``: the
+        comparison's figures). Returns False when this run already promoted (a retry)."""
         with self._tx() as db:
             if self._one(
                 "SELECT 1 FROM champion_history WHERE kind = 'promotion' AND run_id = ?", [run_id]
@@ -118,6 +144,7 @@ class ChampionMixin(VersionsMixin):
                 by=by,
                 reason=reason,
                 run_id=run_id,
+                facts=facts,
             )
         return True
 
@@ -130,8 +157,10 @@ class ChampionMixin(VersionsMixin):
         expected_champion: int | None = None,
         at: str | None = None,
         as_admin: bool = False,
-    ) -> Champion:
-        """Make an earlier version champion again (default: the one before the current champion)."""
+    ) -> tuple[Champion, int]:
+        """Make an earlier version champion again (default: the one before the current champion),
+        compare-and-set on ``expected_champion`` when given. Returns the new champion and the
+        version it replaced, as this transaction saw it."""
         if not reason.strip():
             raise RegistryError("A rollback needs a reason (--reason).")
         with self._tx() as db:
@@ -166,7 +195,7 @@ class ChampionMixin(VersionsMixin):
             )
         champ = self.current_champion()
         assert champ is not None
-        return champ
+        return champ, int(current["version"])
 
     # ---------------------------------------------------------------- promotions with a notice period
     def schedule_promotion(
@@ -194,6 +223,20 @@ class ChampionMixin(VersionsMixin):
                     entity="pending_promotion",
                     entity_id=int(cur.lastrowid or 0),
                     details={"run_id": run_id, "version": version, "due_at": due_at},
+                )
+                self._notify(
+                    db,
+                    "promotion_pending",
+                    f"promotion_pending:{run_id}",
+                    {
+                        "version": version,
+                        "previous": expected_champion,
+                        "due_at": due_at,
+                        "promotion_id": int(cur.lastrowid or 0),
+                        "run_id": run_id,
+                        "as_of": announced_at,
+                        **self.comparison_facts(run_id),
+                    },
                 )
         row = self._one("SELECT * FROM pending_promotions WHERE run_id = ?", [run_id])
         assert row is not None
@@ -240,6 +283,20 @@ class ChampionMixin(VersionsMixin):
                 entity_id=promotion_id,
                 details={"version": row["version"], "reason": reason},
             )
+            self._notify(
+                db,
+                "promotion_vetoed",
+                f"promotion_vetoed:{promotion_id}",
+                {
+                    "promotion": promotion_id,
+                    "version": row["version"],
+                    "previous": row["expected_champion"],
+                    "by": by,
+                    "reason": reason,
+                    "run_id": row["run_id"],
+                    **self.comparison_facts(row["run_id"]),
+                },
+            )
         return self._one("SELECT * FROM pending_promotions WHERE id = ?", [promotion_id]) or {}
 
     def apply_due_promotions(self, now: str) -> list[dict[str, Any]]:
@@ -285,6 +342,19 @@ class ChampionMixin(VersionsMixin):
                         details={
                             "version": row["version"],
                             "expected_champion": row["expected_champion"],
+                        },
+                    )
+                    self._notify(
+                        db,
+                        "promotion_stale",
+                        f"promotion_stale:{row['id']}",
+                        {
+                            "promotion": row["id"],
+                            "version": row["version"],
+                            "previous": row["expected_champion"],
+                            "champion": self._champion_version(),
+                            "run_id": row["run_id"],
+                            "as_of": now,
                         },
                     )
             decided.append({**row, "status": status})

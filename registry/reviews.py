@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from typing import Any
 
 from pipeline.errors import Conflict, NotFound, RegistryError
@@ -24,12 +23,11 @@ class ReviewsMixin(ChampionMixin):
         expected_champion: int | None,
         requested_at: dt.datetime,
         ttl_days: int,
-        supersede_notice: Callable[[Review, Review], dict[str, Any]] | None = None,
     ) -> tuple[Review, list[Review]]:
-        """Queue a review; a pending review against the same champion is superseded by it in the
-        same transaction (status 'superseded', audited, and with ``supersede_notice`` its
-        notification queued). One open review per champion. Returns the review and the reviews
-        it superseded (none on a retry)."""
+        """Queue a review, announced (review_requested) in the same transaction; a pending review
+        against the same champion is superseded by it there too (status 'superseded', audited,
+        announced). One open review per champion. Returns the review and the reviews it
+        superseded (none on a retry)."""
         superseded: list[Review] = []
         with self._tx() as db:
             existing = self._one("SELECT id FROM reviews WHERE run_id = ?", [run_id])
@@ -63,6 +61,12 @@ class ReviewsMixin(ChampionMixin):
                 },
             )
             new = self.get_review(rid)
+            self._notify(
+                db,
+                "review_requested",
+                f"review_requested:{run_id}",
+                {**self.review_facts(new), "expires_at": new.expires_at},
+            )
             older = self._all(
                 "SELECT * FROM reviews WHERE status = 'pending' AND id != ? "
                 "AND expected_champion IS ? ORDER BY id",
@@ -92,8 +96,16 @@ class ReviewsMixin(ChampionMixin):
                         "reason": reason,
                     },
                 )
-                if supersede_notice is not None:
-                    self._enqueue(db, **supersede_notice(old, new))
+                self._notify(
+                    db,
+                    "review_superseded",
+                    f"review_superseded:{old.id}",
+                    {
+                        **self.review_facts(old),
+                        "superseded_by": new.id,
+                        "by_version": new.challenger_version,
+                    },
+                )
                 superseded.append(self.get_review(old.id))
         return new, superseded
 
@@ -102,6 +114,16 @@ class ReviewsMixin(ChampionMixin):
         if row is None:
             raise NotFound(f"Review {review_id} does not exist.")
         return Review(**row)
+
+    def review_facts(self, review: Review) -> dict[str, Any]:
+        """The figures a notification about a review carries (from the comparison it was made on)."""
+        return {
+            "review_id": review.id,
+            "version": review.challenger_version,
+            "previous": review.expected_champion,
+            "run_id": review.run_id,
+            **self.comparison_facts(review.run_id),
+        }
 
     def reviews(self, status: str | None = None) -> list[Review]:
         sql = "SELECT * FROM reviews" + (" WHERE status = ?" if status else "") + " ORDER BY id"
@@ -201,6 +223,7 @@ class ReviewsMixin(ChampionMixin):
                 by=by,
                 reason=reason or f"review {review_id} approved",
                 review_id=review_id,
+                facts=self.review_facts(review),
             )
         return self.get_review(review_id)
 
@@ -262,6 +285,12 @@ class ReviewsMixin(ChampionMixin):
                 entity_id=review_id,
                 details={"version": review.challenger_version, "reason": reason},
             )
+            self._notify(
+                db,
+                "rejected",
+                f"rejected:review:{review_id}",
+                {**self.review_facts(review), "by": by, "reason": reason},
+            )
         return self.get_review(review_id)
 
     def expire_reviews(self, as_of: dt.datetime) -> list[int]:
@@ -285,5 +314,14 @@ class ReviewsMixin(ChampionMixin):
                     entity="review",
                     entity_id=r["id"],
                     details={"version": r["challenger_version"], "expires_at": r["expires_at"]},
+                )
+                self._notify(
+                    db,
+                    "review_expired",
+                    f"review_expired:{r['id']}",
+                    {
+                        **self.review_facts(self.get_review(int(r["id"]))),
+                        "as_of": as_of.isoformat(),
+                    },
                 )
         return [int(r["id"]) for r in rows]

@@ -71,6 +71,22 @@ class RolloutsMixin(ChampionMixin):
                     "run_id": run_id,
                 },
             )
+            self._notify(
+                db,
+                "rollout_decision",
+                f"rollout_started:{rid}",
+                {
+                    "rollout_id": rid,
+                    "action": "started",
+                    "strategy": strategy,
+                    "share": share,
+                    "version": version,
+                    "previous": expected_champion,
+                    "run_id": run_id,
+                    "as_of": at,
+                    **self.comparison_facts(run_id),
+                },
+            )
         return self.get_rollout(rid)
 
     def _rollout_event(
@@ -215,10 +231,14 @@ class RolloutsMixin(ChampionMixin):
         step_index: int | None = None,
         share: float | None = None,
         as_admin: bool = False,
+        action: str | None = None,
+        run_id: str | None = None,
     ) -> dict[str, Any]:
         """Compare-and-set a rollout's state (status and step as the caller saw them), record the
         event and audit it; ``kind`` 'promoted' also makes the challenger champion (compare-and-set
-        on the champion the rollout started against) in the same transaction."""
+        on the champion the rollout started against) in the same transaction. The decision is
+        announced there too (rollout_decision, ``action`` as the caller names it, default
+        ``kind``); a promotion's announcement is its champion change's."""
         terminal = {"promoted", "rolled_back", "aborted", "halted", "expired"}
         with self._tx() as db:
             if as_admin:
@@ -259,6 +279,18 @@ class RolloutsMixin(ChampionMixin):
                 entity_id=rollout_id,
                 details={"version": row["version"], "share": new_share, "reason": reason},
             )
+            facts = {
+                "rollout_id": rollout_id,
+                "action": action or kind,
+                "strategy": row["strategy"],
+                "share": new_share,
+                "version": row["version"],
+                "previous": row["champion_version"],
+                "by": actor,
+                "reason": reason,
+                "run_id": run_id,
+                "as_of": at,
+            }
             if kind == "promoted":
                 self._set_champion(
                     db,
@@ -269,5 +301,12 @@ class RolloutsMixin(ChampionMixin):
                     by=actor,
                     reason=f"rollout {rollout_id}: {reason}",
                     run_id=f"rollout-{rollout_id}",
+                    facts={**self.comparison_facts(row["run_id"]), **facts},
+                    event="rollout_decision",
+                )
+            else:
+                event_id = db.execute("SELECT MAX(id) FROM rollout_events").fetchone()[0]
+                self._notify(
+                    db, "rollout_decision", f"rollout:{rollout_id}:event:{event_id}", facts
                 )
         return self.get_rollout(rollout_id)

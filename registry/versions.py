@@ -285,6 +285,16 @@ class VersionsMixin(RegistryBase):
     def comparison(self, run_id: str) -> dict[str, Any] | None:
         return _decode(self._one("SELECT * FROM comparisons WHERE run_id = ?", [run_id]))
 
+    def comparison_facts(self, run_id: str | None) -> dict[str, Any]:
+        """The figures a notification about this run's challenger carries (none without a
+        comparison): metric, both values, the relative improvement and p."""
+        comp = self._one(
+            "SELECT metric, champion_value, challenger_value, relative_improvement, p_value "
+            "FROM comparisons WHERE run_id = ?",
+            [run_id],
+        )
+        return {k: v for k, v in (comp or {}).items() if v is not None}
+
     def decision(self, run_id: str) -> dict[str, Any] | None:
         return _decode(self._one("SELECT * FROM decisions WHERE run_id = ?", [run_id]))
 
@@ -305,5 +315,20 @@ class VersionsMixin(RegistryBase):
                 entity="model_version",
                 entity_id=version,
                 details={"run_id": run_id, "reason": reason},
+            )
+            previous = self._one(
+                "SELECT champion_version FROM comparisons WHERE run_id = ?", [run_id]
+            )
+            self._notify(
+                db,
+                "rejected",
+                f"rejected:{run_id}",
+                {
+                    "version": version,
+                    "previous": (previous or {}).get("champion_version"),
+                    "reason": reason,
+                    "run_id": run_id,
+                    **self.comparison_facts(run_id),
+                },
             )
         return True

@@ -153,15 +153,15 @@ def test_a_promotion_and_drift_arrive_with_their_figures_once(home, inbox):
         _run(cfg, reg, "run-2", dt.datetime(2025, 6, 1, 2))
         outbox = reg.outbox()
     subjects = box.subjects()
-    assert subjects[0] == "[ModelGate] Promotion pending: version 1 replaces version - now"
-    assert subjects[1] == "[ModelGate] Promoted version 1: first champion (mae 1.154)"
+    # An immediate promotion is announced once, by its champion change (no "pending ... now").
+    assert subjects[0] == "[ModelGate] Promoted version 1: first champion (mae 1.154)"
     assert (
-        subjects[2].startswith("[ModelGate] Drift detected: ")
-        and "emergency_admissions" in subjects[2]
+        subjects[1].startswith("[ModelGate] Drift detected: ")
+        and "emergency_admissions" in subjects[1]
     )
-    assert subjects[3].startswith("[ModelGate] Review requested: version 2 (+2.99% mae, p=")
-    assert len(subjects) == 4  # the retried finish sent nothing twice
-    review = box.messages[3]
+    assert subjects[2].startswith("[ModelGate] Review requested: version 2 (+2.99% mae, p=")
+    assert len(subjects) == 3  # the retried finish sent nothing twice
+    review = box.messages[2]
     assert review["To"] == "admin@example.org, ops@example.org"
     text = review.get_body(preferencelist=("plain",)).get_content()
     html = review.get_body(preferencelist=("html",)).get_content()
@@ -175,7 +175,7 @@ def test_a_promotion_and_drift_arrive_with_their_figures_once(home, inbox):
     ):
         assert fact in text
     assert "<table" in html and "run-2" in html
-    assert {r["status"] for r in outbox} == {"sent"} and len(outbox) == 4
+    assert {r["status"] for r in outbox} == {"sent"} and len(outbox) == 3
 
 
 def test_starttls_with_a_self_signed_certificate(home, certificate, capsys):
@@ -256,7 +256,7 @@ def test_server_down_then_up_later_run_delivers(home, caplog):
     ):
         _run(cfg, reg, "run-1", dt.datetime(2025, 1, 1, 2))  # the pipeline does not fail
         items = reg.outbox()
-        assert [i["status"] for i in items] == ["failed", "failed"]  # promotion_pending, promoted
+        assert [i["status"] for i in items] == ["failed"]  # promoted
         item = items[0]
         assert (
             "Cannot deliver through 127.0.0.1" in item["last_error"]
@@ -268,15 +268,12 @@ def test_server_down_then_up_later_run_delivers(home, caplog):
         controller = Controller(box, hostname="127.0.0.1", port=port)
         controller.start()
         try:
-            assert flush(cfg, reg) == {"sent": 2, "failed": 0}  # what a later run does first
+            assert flush(cfg, reg) == {"sent": 1, "failed": 0}  # what a later run does first
         finally:
             controller.stop()
-        # newest first: 'promoted' failed once, 'promotion_pending' twice (each queueing retries what is due)
-        assert [(i["status"], i["attempts"]) for i in reg.outbox()] == [("sent", 2), ("sent", 3)]
-    assert box.subjects() == [
-        "[ModelGate] Promotion pending: version 1 replaces version - now",
-        "[ModelGate] Promoted version 1: first champion (mae 1.154)",
-    ]
+        # 'promoted' failed once when the decision committed, then went out on the retry
+        assert [(i["status"], i["attempts"]) for i in reg.outbox()] == [("sent", 2)]
+    assert box.subjects() == ["[ModelGate] Promoted version 1: first champion (mae 1.154)"]
 
 
 def test_without_smtp_settings_notifications_are_logged(home, caplog, capsys, monkeypatch):
@@ -287,7 +284,7 @@ def test_without_smtp_settings_notifications_are_logged(home, caplog, capsys, mo
     ):
         _run(cfg, reg, "run-1", dt.datetime(2025, 1, 1, 2))
         items = reg.outbox()
-    assert {(i["channel"], i["status"]) for i in items} == {("log", "logged")} and len(items) == 2
+    assert {(i["channel"], i["status"]) for i in items} == {("log", "logged")} and len(items) == 1
     assert any('"event": "promoted"' in r.getMessage() for r in caplog.records)
     for k, v in make_env(home).items():
         monkeypatch.setenv(k, v)
@@ -384,9 +381,8 @@ def test_a_review_about_to_expire_is_announced_once_and_undelivered_mail_is_retr
             controller.stop()
         assert {i["status"] for i in reg.outbox()} == {"sent"}
     subjects = box.subjects()
-    # The three undelivered messages go out first, with the run on the 10th; the warning comes once.
-    assert subjects[:3] == [
-        "[ModelGate] Promotion pending: version 1 replaces version - now",
+    # The two undelivered messages go out first, with the run on the 10th; the warning comes once.
+    assert subjects[:2] == [
         "[ModelGate] Promoted version 1: first champion (mae 1.154)",
         "[ModelGate] Review requested: version 2 (+2.99% mae, p=0.07892)",
     ]

@@ -86,7 +86,13 @@ def test_approve_makes_the_challenger_champion_and_audits(champion_and_review):
     champ = reg.current_champion()
     assert champ.version == v2 and champ.by == "alice" and champ.kind == "approval"
     assert reg.champion_history()[-1]["previous_version"] == v1
-    assert [e["event"] for e in reg.audit_log(limit=2)] == ["promoted", "review_approved"]
+    assert [e["event"] for e in reg.audit_log(limit=3)] == [
+        "notification_queued",  # the promotion's announcement, in the approval's transaction
+        "promoted",
+        "review_approved",
+    ]
+    (notice,) = [o for o in reg.outbox() if o["key"] == "champion:2"]
+    assert notice["event"] == "promoted" and "Audit log: event" in notice["text"]
 
 
 def test_approving_against_a_changed_champion_is_a_conflict(champion_and_review):
@@ -156,9 +162,10 @@ def test_promotion_retry_is_a_no_op(champion_and_review):
 def test_rollback_defaults_to_the_previous_champion(champion_and_review):
     reg, v1, _v2, v3, rid = champion_and_review
     reg.approve(rid, by="alice")
-    champ = reg.rollback(by="carol", reason="latency regression")
+    champ, previous = reg.rollback(by="carol", reason="latency regression")
     assert champ.version == v1 and champ.kind == "rollback" and champ.by == "carol"
-    assert reg.rollback(by="carol", reason="forward again", to_version=v3).version == v3
+    assert previous == _v2
+    assert reg.rollback(by="carol", reason="forward again", to_version=v3)[0].version == v3
     with pytest.raises(Conflict, match="already the champion"):
         reg.rollback(by="carol", reason="noop", to_version=v3)
     with pytest.raises(NotFound):
