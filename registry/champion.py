@@ -158,7 +158,8 @@ class ChampionMixin(VersionsMixin):
         at: str | None = None,
         as_admin: bool = False,
     ) -> tuple[Champion, int]:
-        """Make an earlier version champion again (default: the one before the current champion),
+        """Make an earlier version champion again (default: the one before the current champion,
+        refused when the current one is itself a rollback: undoing it needs ``to_version``),
         compare-and-set on ``expected_champion`` when given. Returns the new champion and the
         version it replaced, as this transaction saw it."""
         if not reason.strip():
@@ -167,7 +168,7 @@ class ChampionMixin(VersionsMixin):
             if as_admin:
                 self._check_admin(by)
             current = self._one(
-                "SELECT c.version, h.previous_version FROM champion c "
+                "SELECT c.version, h.previous_version, h.kind, h.by, h.at FROM champion c "
                 "JOIN champion_history h ON h.id = c.history_id"
             )
             if current is None:
@@ -176,6 +177,14 @@ class ChampionMixin(VersionsMixin):
                 raise Conflict(
                     f"The champion is v{current['version']}, not v{expected_champion}: "
                     "someone changed it meanwhile. Look again before rolling back."
+                )
+            if to_version is None and current["kind"] == "rollback":
+                # Undoing a rollback is a decision of its own: name it. So a second rollback that
+                # raced the first (or repeats it) cannot toggle the champion back.
+                raise Conflict(
+                    f"Champion v{current['version']} is itself a rollback (from "
+                    f"v{current['previous_version']}, by {current['by']} at {current['at'][:16]}); "
+                    "a rollback without --to would undo it. Name the version with --to."
                 )
             target = to_version if to_version is not None else current["previous_version"]
             if target is None:

@@ -54,6 +54,51 @@ def test_approve_then_rollback_from_the_command_line(filled, capsys):
     assert filled.current_champion().version == 1
 
 
+def test_rollback_expect_refuses_a_champion_that_changed(filled, capsys):
+    champ = filled.current_champion().version
+    assert cli.main(["rollback", "--by", "c", "--reason", "r", "--expect", str(champ + 1)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and f"The champion is v{champ}, not v{champ + 1}" in err
+    assert filled.current_champion().version == champ
+    args = ["rollback", "--by", "c", "--reason", "r", "--to", "2", "--expect", str(champ)]
+    assert cli.main(args) == 0
+    assert f"Rolled back: champion v{champ} -> v2." in capsys.readouterr().out
+
+
+def test_twenty_concurrent_rollbacks_change_the_champion_once(filled, cfg):
+    import threading
+
+    from pipeline import admin
+    from pipeline.errors import Conflict
+    from registry import Registry
+
+    (review,) = filled.reviews("pending")
+    admin.decide_approval(cfg, filled, by="alice", review_id=review.id, reason="ok")
+    before = len(filled.champion_history())
+    barrier, results = threading.Barrier(20), []
+
+    def one() -> None:
+        try:
+            with Registry.open(cfg) as reg:
+                barrier.wait()
+                results.append(admin.do_rollback(cfg, reg, by="ops", reason="race"))
+        except Exception as exc:  # anything but a Conflict fails below, with its message
+            results.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(20)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    done = [r for r in results if not isinstance(r, Exception)]
+    others = {repr(r) for r in results if isinstance(r, Exception) and not isinstance(r, Conflict)}
+    assert not others and len(done) == 1 and len(results) == 20
+    assert done[0][1] == 3 and done[0][0].version == 1  # the true before and after
+    assert len(filled.champion_history()) == before + 1
+    last = filled.champion_history()[-1]["id"]
+    assert [o["key"] for o in filled.outbox(limit=100)].count(f"champion:{last}") == 1
+
+
 def test_reject_a_review(filled, capsys):
     (review,) = filled.reviews("pending")
     assert cli.main(["reject", str(review.id), "--by", "bob", "--reason", "too small"]) == 0
