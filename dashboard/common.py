@@ -93,11 +93,10 @@ def auto_refresh(reg: Registry) -> None:
     """Rerun the page when the registry changes (a run, review, drift check, decision), checked
     every ``dashboard_refresh_seconds`` by a fragment; sign-ins elsewhere do not count."""
     seen = reg.data_version()
-    path = reg.path
 
     @st.fragment(run_every=config().dashboard_refresh_seconds)
     def _watch() -> None:
-        with contextlib.closing(Registry(path, config().artifacts_dir)) as fresh:
+        with contextlib.closing(Registry.open(config())) as fresh:
             if fresh.data_version() != seen and not st.session_state.get(DIALOG):
                 st.rerun()
 

@@ -478,6 +478,12 @@ def cmd_reviews(cfg: Config, args: argparse.Namespace) -> int:
 
 def cmd_audit(cfg: Config, args: argparse.Namespace) -> int:
     with _registry(cfg) as reg:
+        if args.sign:
+            if not args.by:
+                raise ConfigError("audit --sign needs --by NAME (the signing is audited).")
+            n = reg.sign_audit(args.by)
+            print(f"Signed {n} events with MODELGATE_AUDIT_KEY.")
+            return 0
         if args.verify:
             chain = reg.verify_audit()
             if args.json:
@@ -488,15 +494,19 @@ def cmd_audit(cfg: Config, args: argparse.Namespace) -> int:
                         "head": chain.head,
                         "first_bad_seq": chain.first_bad_seq,
                         "problem": chain.problem,
+                        "problems": list(chain.problems),
+                        "witnesses": list(chain.witnesses),
                     }
                 )
             elif chain.ok:
-                print(f"Audit chain verified: {chain.events} events, head {chain.head[:16]}…")
-            else:
                 print(
-                    f"Audit chain BROKEN at event {chain.first_bad_seq}: {chain.problem}.",
-                    file=sys.stderr,
+                    f"Audit log verified: {chain.events} events, head {chain.head[:16]}…; "
+                    + "; ".join(chain.witnesses)
+                    + "; champion, history, versions and artifacts match the log."
                 )
+            else:
+                where = f" at event {chain.first_bad_seq}" if chain.first_bad_seq else ""
+                print(f"Audit log BROKEN{where}: {'; '.join(chain.problems)}.", file=sys.stderr)
             return 0 if chain.ok else 1
         rows = reg.audit_log(limit=args.limit, event=args.event)
     if args.json:
@@ -971,8 +981,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reviews", help="pending reviews (--all for every review)")
     p.add_argument("--all", action="store_true")
     p.add_argument("--json", action="store_true")
-    p = sub.add_parser("audit", help="the audit log; --verify checks its hash chain")
+    p = sub.add_parser(
+        "audit",
+        help="the audit log; --verify checks its hash chain, its checkpoint, its signatures "
+        "(with MODELGATE_AUDIT_KEY) and the champion, versions and artifacts against it",
+    )
     p.add_argument("--verify", action="store_true")
+    p.add_argument(
+        "--sign",
+        action="store_true",
+        help="sign the events written before MODELGATE_AUDIT_KEY was set (once; needs --by)",
+    )
+    p.add_argument("--by", help="who signs (--sign)")
     p.add_argument("--event", help="only this event type")
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--json", action="store_true")

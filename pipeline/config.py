@@ -51,6 +51,8 @@ class Config:
     home: Path
     registry_db: Path
     artifacts_dir: Path
+    audit_checkpoint: Path
+    audit_key: str | None = field(default=None, repr=False)  # never in logs or reprs
     airflow_home: Path
     data_path: Path | None
     task: str
@@ -174,8 +176,9 @@ class Config:
                 str(v) if isinstance(v, Path) else (list(v) if isinstance(v, tuple) else v)
             )
         out["estimator_params"] = dict(self.estimator_params)
-        if out["smtp_password"]:
-            out["smtp_password"] = "***"
+        for secret in ("smtp_password", "audit_key"):
+            if out[secret]:
+                out[secret] = "***"
         return out
 
 
@@ -328,6 +331,11 @@ def load_config(
         ("airflow_home", "airflow"),
     ):
         values[name] = Path(values[name]).expanduser().resolve() if values[name] else home / leaf
+    values["audit_checkpoint"] = (
+        Path(values["audit_checkpoint"]).expanduser().resolve()
+        if values["audit_checkpoint"]
+        else values["artifacts_dir"] / "audit-checkpoint.json"
+    )
     for name in ("data_path", "smtp_ca_file"):
         if values[name] is not None:
             values[name] = Path(values[name]).expanduser().resolve()

@@ -28,6 +28,22 @@ RUN_SETTINGS: tuple[Setting, ...] = (
         optional=True,
     ),
     Setting(
+        "audit_checkpoint",
+        "path",
+        None,
+        "File outside the database witnessing the audit log: event count and head hash, "
+        "rewritten atomically after every append. Default: `<artifacts_dir>/audit-checkpoint.json`.",
+        optional=True,
+    ),
+    Setting(
+        "audit_key",
+        "str",
+        None,
+        "Secret that signs every audit event with HMAC-SHA256, so an event written without it is "
+        "detected. Set it in the environment of every process that opens the registry; never shown.",
+        optional=True,
+    ),
+    Setting(
         "airflow_home",
         "path",
         None,

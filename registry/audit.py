@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -60,13 +61,19 @@ class ChainCheck:
     head: str
     first_bad_seq: int | None = None
     problem: str | None = None
+    problems: tuple[str, ...] = ()  # every finding: the chain's, the witnesses', the state's
+    witnesses: tuple[str, ...] = ()  # what was checked besides the chain, for the report
 
 
-def verify(db: Database) -> ChainCheck:
-    """Recompute every row's hash in order; an edited, deleted or reordered row breaks the chain."""
+def verify(db: Database, key: str | None = None) -> ChainCheck:
+    """Recompute every row's hash in order; an edited, deleted or reordered row breaks the chain.
+    With ``key`` every row's HMAC must match too (a row written without the key fails)."""
+    from registry.witness import mac
+
     prev, expected_seq, n = GENESIS, 1, 0
     cur = db.execute(
-        "SELECT seq, at, actor, event, entity, entity_id, details, prev_hash, hash FROM audit_log ORDER BY seq"
+        "SELECT seq, at, actor, event, entity, entity_id, details, prev_hash, hash, mac "
+        "FROM audit_log ORDER BY seq"
     )
     cols = [c[0] for c in cur.description]
     for values in cur:
@@ -85,6 +92,18 @@ def verify(db: Database) -> ChainCheck:
         if row_hash(prev, row) != row["hash"]:
             return ChainCheck(
                 False, n, prev, row["seq"], f"event {row['seq']} was altered after it was written"
+            )
+        if key is not None and not (
+            row["mac"] and hmac.compare_digest(row["mac"], mac(key, row["seq"], row["hash"]))
+        ):
+            what = "is not signed" if not row["mac"] else "has a signature that is not the key's"
+            return ChainCheck(
+                False,
+                n,
+                prev,
+                row["seq"],
+                f"event {row['seq']} {what}: it was written without MODELGATE_AUDIT_KEY "
+                "(run 'modelgate audit --sign' once after setting the key on an older log)",
             )
         prev, expected_seq = row["hash"], expected_seq + 1
     return ChainCheck(True, n, prev)

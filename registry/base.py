@@ -15,13 +15,14 @@ from sqlite_utils import Database
 
 from pipeline.errors import Forbidden, NotFound, RegistryError
 from pipeline.reports import ModelVersion
-from registry import audit
+from registry import audit, witness
 from registry.artifacts import ArtifactStore
 from registry.migrations import migrations
 
 PIPELINE = "pipeline"
 
 log = logging.getLogger("modelgate.registry")
+CHECKPOINT = "audit-checkpoint.json"  # in the artifacts folder unless audit_checkpoint says where
 
 # (event, key, facts) -> the keyword arguments of ``_enqueue``: how a notification is rendered.
 Notifier = Callable[[str, str, dict[str, Any]], dict[str, Any]]
@@ -88,7 +89,15 @@ class RegistryBase:
     """The connection, transactions, the admin check, the logical clock and the outbox: what
     every part of the registry writes through."""
 
-    def __init__(self, db_path: Path, artifacts_dir: Path, *, create: bool = False) -> None:
+    def __init__(
+        self,
+        db_path: Path,
+        artifacts_dir: Path,
+        *,
+        create: bool = False,
+        checkpoint: Path | None = None,
+        audit_key: str | None = None,
+    ) -> None:
         self.path = Path(db_path)
         if not create and not self.path.exists():
             raise NotFound(f"No registry at {self.path}; run 'modelgate init' first.")
@@ -108,14 +117,48 @@ class RegistryBase:
             ) from exc
         self.artifacts = ArtifactStore(artifacts_dir)
         self.notifier: Notifier | None = None
-        if migrations.pending(self.db):
-            migrations.apply(self.db)
+        self.checkpoint = Path(checkpoint) if checkpoint else self.artifacts.root / CHECKPOINT
+        self.audit_key = audit_key or None
+        try:
+            if migrations.pending(self.db):
+                migrations.apply(self.db)
+            self._start_witness()
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise RegistryError(
+                f"{self.path} cannot be used as a registry (SQLite: {exc})."
+            ) from exc
+
+    def _start_witness(self) -> None:
+        """The first time this log is opened with a checkpoint, record that it is witnessed (so
+        a checkpoint deleted later is missed, not silently re-created) and write it."""
+        if self.checkpoint.exists():
+            return
+        with self._tx() as db:
+            started = db.execute(
+                "SELECT 1 FROM audit_log WHERE event = 'audit_witness_started' LIMIT 1"
+            ).fetchone()
+            if started is None:
+                audit.append(
+                    db,
+                    actor=PIPELINE,
+                    event="audit_witness_started",
+                    entity="audit_log",
+                    entity_id="checkpoint",
+                    details={"checkpoint": str(self.checkpoint), "signed": bool(self.audit_key)},
+                )
 
     @classmethod
     def open(cls, cfg: Any, *, create: bool = False) -> Self:
         """The registry ``cfg`` names, rendering the notifications its decisions queue with
         ``cfg``'s recipients and templates."""
-        reg = cls(cfg.registry_db, cfg.artifacts_dir, create=create)
+        reg = cls(
+            cfg.registry_db,
+            cfg.artifacts_dir,
+            create=create,
+            checkpoint=cfg.audit_checkpoint,
+            audit_key=cfg.audit_key,
+        )
         from pipeline.notify import outbox_entry  # the renderer is the pipeline's; lazy: no cycle
 
         reg.notifier = lambda event, key, facts: outbox_entry(cfg, event, key=key, **facts)
@@ -135,11 +178,29 @@ class RegistryBase:
         """A write transaction that takes the lock up front (no upgrade deadlocks between writers)."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
+            start = self._head()
             yield self.db
+            head = self._head()
+            if head[0] > start[0] and self.audit_key:
+                self.db.conn.create_function(
+                    "mg_mac", 2, lambda seq, h: witness.mac(str(self.audit_key), seq, h)
+                )
+                self.db.execute(
+                    "UPDATE audit_log SET mac = mg_mac(seq, hash) WHERE seq > ? AND mac IS NULL",
+                    [start[0]],
+                )
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+        if head[0] > start[0]:  # after the commit: the checkpoint never claims what rolled back
+            witness.write(self.checkpoint, head[0], head[1], self.audit_key)
+
+    def _head(self) -> tuple[int, str]:
+        row = self.db.execute(
+            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        return (0, audit.GENESIS) if row is None else (int(row[0]), str(row[1]))
 
     def _one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
         cur = self.db.execute(sql, params)

@@ -426,3 +426,23 @@ def m009_calibrated_drift(db: Database) -> None:
     )
     db.execute(f"PRAGMA schema_version = {int(version) + 1}")
     db.execute("PRAGMA writable_schema = OFF")
+
+
+@migrations()
+def m010_signed_audit(db: Database) -> None:
+    """An HMAC-SHA256 signature per audit event (``MODELGATE_AUDIT_KEY``). The append-only
+    trigger now lets exactly one change through: signing an unsigned event, nothing else."""
+    _execute_script(
+        db,
+        """
+        ALTER TABLE audit_log ADD COLUMN mac TEXT;
+        DROP TRIGGER audit_log_append_only_u;
+        CREATE TRIGGER audit_log_append_only_u BEFORE UPDATE ON audit_log
+        WHEN OLD.mac IS NOT NULL OR NEW.mac IS NULL
+            OR NEW.seq IS NOT OLD.seq OR NEW.at IS NOT OLD.at OR NEW.actor IS NOT OLD.actor
+            OR NEW.event IS NOT OLD.event OR NEW.entity IS NOT OLD.entity
+            OR NEW.entity_id IS NOT OLD.entity_id OR NEW.details IS NOT OLD.details
+            OR NEW.prev_hash IS NOT OLD.prev_hash OR NEW.hash IS NOT OLD.hash
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+        """,
+    )

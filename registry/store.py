@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from registry import audit
+from pipeline.errors import RegistryError
+from registry import audit, integrity, witness
 from registry.base import PIPELINE, RegistryBase, _decode
 from registry.drift_store import DriftMixin
 from registry.reviews import ReviewsMixin
@@ -110,7 +111,36 @@ class Registry(ReviewsMixin, RolloutsMixin, DriftMixin, UsersMixin):
         return int(self.db.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0])
 
     def verify_audit(self) -> audit.ChainCheck:
-        return audit.verify(self.db)
+        """The chain, the checkpoint, the signatures (with the key) and the state against the
+        log (``registry.integrity``)."""
+        return integrity.verify(
+            self.db, artifacts=self.artifacts.root, checkpoint=self.checkpoint, key=self.audit_key
+        )
+
+    def sign_audit(self, by: str) -> int:
+        """Sign every unsigned event with the audit key (once, after setting the key on an older
+        log; audited). The chain is verified first: a broken log is not blessed. Returns how
+        many events were signed."""
+        if not self.audit_key:
+            raise RegistryError("Set MODELGATE_AUDIT_KEY first: there is no key to sign with.")
+        chain = audit.verify(self.db)
+        if not chain.ok:
+            raise RegistryError(f"The audit chain is broken ({chain.problem}); not signing it.")
+        key = self.audit_key
+        with self._tx() as db:
+            db.conn.create_function("mg_mac", 2, lambda seq, h: witness.mac(key, seq, h))
+            n = db.execute(
+                "UPDATE audit_log SET mac = mg_mac(seq, hash) WHERE mac IS NULL"
+            ).rowcount
+            audit.append(
+                db,
+                actor=by,
+                event="audit_signed",
+                entity="audit_log",
+                entity_id="all",
+                details={"events": n},
+            )
+        return int(n)
 
     def status(self) -> dict[str, Any]:
         champ = self.current_champion()

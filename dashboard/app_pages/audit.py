@@ -17,11 +17,12 @@ common.show_flash()
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def chain(path: str, artifacts: str, head_seq: int) -> tuple[bool, int, str, str | None]:
-    """Verify the whole chain once per new event (cached across sessions by its newest seq)."""
-    with Registry(path, artifacts) as reg:  # type: ignore[arg-type]
+def chain(path: str, head_seq: int) -> tuple[bool, int, str, str | None]:
+    """Verify the log (chain, checkpoint, signatures, state) once per new event (cached across
+    sessions by the registry and its newest seq)."""
+    with Registry.open(common.config()) as reg:
         check = reg.verify_audit()
-    return check.ok, check.events, check.head, check.problem
+    return check.ok, check.events, check.head, "; ".join(check.problems) or None
 
 
 cfg = common.config()
@@ -31,13 +32,15 @@ with common.registry() as reg:
     newest = reg.audit_log(limit=1)
     common.auto_refresh(reg)
 
-ok, events, head, problem = chain(
-    str(cfg.registry_db), str(cfg.artifacts_dir), newest[0]["seq"] if newest else 0
-)
+ok, events, head, problem = chain(str(cfg.registry_db), newest[0]["seq"] if newest else 0)
 if ok:
-    st.success(f"The hash chain verifies: {events:,} events, head {head[:16]}…")
+    st.success(
+        f"The audit log verifies: {events:,} events, head {head[:16]}…; its checkpoint, the "
+        "champion, the versions and their artifacts match it."
+    )
 else:
-    st.error(f"The hash chain is broken: {problem}")
+    st.error("The audit log does not verify:")
+    st.text(problem)
 
 c1, c2, c3, c4 = st.columns(4)
 event = c1.selectbox("Event", [ALL, *facets["event"]])

@@ -174,7 +174,7 @@ def test_drift_page_shows_a_checks_features_and_a_distribution(dash_cfg):
 
 def test_audit_page_filters_and_verifies_the_chain(dash_cfg):
     at = goto(sign_in("ada"), "audit")
-    assert at.success[0].value.startswith("The hash chain verifies")
+    assert at.success[0].value.startswith("The audit log verifies")
     at.selectbox[0].select("promoted")
     at.run()
     table = at.dataframe[0].value

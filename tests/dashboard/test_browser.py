@@ -140,7 +140,7 @@ def test_an_admin_approves_a_review_and_sees_it_everywhere(page, dash_cfg):
     expect(page.get_by_text(re.compile(r"approved by ada\."))).to_be_visible()
 
     open_page(page, "Audit log")
-    expect(page.get_by_text("The hash chain verifies")).to_be_visible()
+    expect(page.get_by_text("The audit log verifies")).to_be_visible()
     # The newest rows, as the page's own summary line and grid show them.
     page.get_by_role("combobox").first.click()  # the Event filter
     page.get_by_role("option", name="review_approved", exact=True).click()

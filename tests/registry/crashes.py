@@ -24,7 +24,8 @@ VERSIONS = 6
 
 
 def env(home: Path) -> dict[str, str]:
-    return {"MODELGATE_HOME": str(home), "MODELGATE_BOOTSTRAP_RESAMPLES": "1000"}
+    key = {k: v for k, v in os.environ.items() if k == "MODELGATE_AUDIT_KEY"}
+    return {"MODELGATE_HOME": str(home), "MODELGATE_BOOTSTRAP_RESAMPLES": "1000", **key}
 
 
 def config(home: Path):  # type: ignore[no-untyped-def]
