@@ -27,6 +27,10 @@ def login() -> None:
         name = st.text_input("Username")
         password = st.text_input("Password", type="password")
         submitted = st.form_submit_button("Log in", type="primary")
+    st.caption(
+        f"After {auth.MAX_FAILURES} failed sign-ins in a row an account is locked for "
+        f"{auth.LOCKOUT.seconds // 60} minutes; an admin can lift it by resetting the password."
+    )
     if submitted:
         if not name or not password:
             st.error("Enter a username and a password.")

@@ -68,46 +68,57 @@ def check_role(role: str) -> str:
     return role
 
 
+WRONG = "Wrong username or password."
+CANNOT = "Cannot sign in; ask an admin."
+_dummy: list[str] = []  # a hash to verify against for unknown users, made once per process
+
+
+def _check(password_hash: str, password: str) -> bool:
+    try:
+        return bool(_hasher.verify(password_hash, password))
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def _dummy_hash() -> str:
+    if not _dummy:
+        _dummy.append(_hasher.hash("modelgate: not a real account"))
+    return _dummy[0]
+
+
 def sign_in(reg: Registry, username: str, password: str, now: dt.datetime | None = None) -> SignIn:
-    """Check a password. Unknown user and wrong password get the same message; after
-    ``MAX_FAILURES`` failures in a row the account is locked for ``LOCKOUT``."""
+    """Check a password. Unknown user, wrong password, disabled and locked accounts answer with
+    the same message at the same cost (one argon2 verification each: against a dummy hash for an
+    unknown user or a locked account), so neither the answer nor its timing tells which accounts
+    exist or what state they are in. Only the correct password of a disabled account learns
+    ``CANNOT``; a locked account answers ``WRONG`` to every password until the lock runs out, so
+    the lock is no password oracle. After ``MAX_FAILURES`` failures in a row the account is
+    locked for ``LOCKOUT``; every attempt is audited with its true reason."""
     now = now or dt.datetime.now(dt.UTC)
     stamp = now.isoformat()
     username = normalise_username(username)
-    wrong = "Wrong username or password."
     try:
         user = reg.get_user(username)
     except LookupError:
-        _hasher.hash(password)  # the same cost as a real check: no user enumeration by timing
+        _check(_dummy_hash(), password)
         reg.record_login(username, ok=False, now=stamp, reason="unknown user")
-        return SignIn(False, username, None, wrong)
+        return SignIn(False, username, None, WRONG)
     if user["disabled"]:
-        reg.record_login(username, ok=False, now=stamp, reason="disabled")
-        return SignIn(False, username, None, "This account is disabled; ask an admin.")
+        right = _check(user["password_hash"], password)
+        reason = "disabled" if right else "disabled, wrong password"
+        reg.record_login(username, ok=False, now=stamp, reason=reason, count=False)
+        return SignIn(False, username, None, CANNOT if right else WRONG)
     lock = (now + LOCKOUT).isoformat()
     slot = reg.reserve_login_attempt(
         username, now=stamp, max_failures=MAX_FAILURES, lock_until=lock
     )
     if slot is None or slot["state"] == "locked":
-        until = (slot or user)["locked_until"] or lock
+        _check(_dummy_hash(), password)
         reg.record_login(username, ok=False, now=stamp, reason="locked", count=False)
-        return SignIn(
-            False,
-            username,
-            None,
-            f"Too many failed attempts: the account is locked until {until[:19]} UTC.",
-        )
-    try:
-        _hasher.verify(user["password_hash"], password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        reg.record_login(username, ok=False, now=stamp, reason="wrong password", count=False)
-        if slot["locked_until"]:
-            return SignIn(
-                False,
-                username,
-                None,
-                f"Too many failed attempts: the account is locked for {LOCKOUT.seconds // 60} minutes.",
-            )
-        return SignIn(False, username, None, wrong)
+        return SignIn(False, username, None, WRONG)
+    if not _check(user["password_hash"], password):
+        reason = "wrong password" + ("; account locked" if slot["locked_until"] else "")
+        reg.record_login(username, ok=False, now=stamp, reason=reason, count=False)
+        return SignIn(False, username, None, WRONG)
     reg.record_login(username, ok=True, now=stamp)
     return SignIn(True, username, str(user["role"]), f"Signed in as {username} ({user['role']}).")

@@ -55,9 +55,11 @@ def test_five_failures_lock_the_account_for_fifteen_minutes(alice):
             alice, "alice", "nope", now=T0 + dt.timedelta(seconds=i)
         ).message.startswith("Wrong")
     fifth = auth.sign_in(alice, "alice", "nope", now=T0 + dt.timedelta(seconds=5))
-    assert "locked for 15 minutes" in fifth.message
+    assert fifth.message == auth.WRONG  # the lock says nothing: unknown names get the same
     locked = auth.sign_in(alice, "alice", "correct horse", now=T0 + dt.timedelta(minutes=14))
-    assert not locked.ok and "locked until" in locked.message
+    assert not locked.ok and locked.message == auth.WRONG  # not even to the right password
+    reasons = [e["details"]["reason"] for e in alice.audit_log(event="login_failed", limit=2)]
+    assert reasons == ["locked", "wrong password; account locked"]  # the audit tells the truth
     later = auth.sign_in(alice, "alice", "correct horse", now=T0 + dt.timedelta(minutes=16))
     assert later.ok and alice.get_user("alice")["failed_attempts"] == 0
 
@@ -72,7 +74,9 @@ def test_one_failure_after_a_lock_runs_out_does_not_lock_again(alice):
 
 def test_disabled_accounts_and_password_resets(alice):
     alice.update_user("alice", by="root", disabled=True)
-    assert "disabled" in auth.sign_in(alice, "alice", "correct horse", now=T0).message
+    assert auth.sign_in(alice, "alice", "wrong password", now=T0).message == auth.WRONG
+    # Only the right password learns that it cannot be used, and not why.
+    assert auth.sign_in(alice, "alice", "correct horse", now=T0).message == auth.CANNOT
     alice.update_user(
         "alice",
         by="root",
@@ -120,7 +124,43 @@ def test_parallel_guesses_get_at_most_five_password_checks(alice, cfg):
     with ThreadPoolExecutor(max_workers=20) as pool:
         messages = list(pool.map(guess, range(20)))
     checked = alice.audit_log(event="login_failed", actor="alice")
-    assert sum(e["details"] == {"reason": "wrong password"} for e in checked) == 5
-    assert sum(m.startswith("Too many failed attempts") for m in messages) == 16
+    assert sum(e["details"]["reason"].startswith("wrong password") for e in checked) == 5
+    assert sum(e["details"] == {"reason": "locked"} for e in checked) == 15
+    assert set(messages) == {auth.WRONG}
     assert alice.get_user("alice")["locked_until"] is not None
     assert not auth.sign_in(alice, "alice", "correct horse", now=T0).ok
+
+
+def test_unknown_wrong_disabled_and_locked_cost_the_same(alice):
+    """Medians of 30 tries each, within 2x of one another: timing does not tell them apart."""
+    import statistics
+    import time
+
+    alice.add_user(
+        username="dora", password_hash=auth.hash_password("correct horse"), role="viewer", by="t"
+    )
+    alice.update_user("dora", by="root", disabled=True)
+    alice.add_user(
+        username="lena", password_hash=auth.hash_password("correct horse"), role="viewer", by="t"
+    )
+    for i in range(auth.MAX_FAILURES):
+        auth.sign_in(alice, "lena", "nope", now=T0 + dt.timedelta(seconds=i))
+    cases = {
+        "unknown": ("nobody", "whatever1"),
+        "wrong": ("alice", "whatever1"),
+        "disabled": ("dora", "whatever1"),
+        "locked": ("lena", "correct horse"),
+    }
+    times: dict[str, list[float]] = {k: [] for k in cases}
+    for i in range(30):
+        for kind, (name, password) in cases.items():  # interleaved: drift hits all alike
+            start = time.perf_counter()
+            result = auth.sign_in(
+                alice, name, password, now=T0 + dt.timedelta(minutes=1, seconds=i)
+            )
+            times[kind].append(time.perf_counter() - start)
+            assert result.message == auth.WRONG and not result.ok
+        if i == 0:  # the lock held through: every later try is still on a locked account
+            assert alice.get_user("lena")["locked_until"] is not None
+    medians = {k: statistics.median(v) for k, v in times.items()}
+    assert max(medians.values()) < 2 * min(medians.values()), medians
