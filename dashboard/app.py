@@ -17,7 +17,9 @@ from pipeline import auth
 HERE = Path(__file__).parent
 PAGES = HERE / "app_pages"
 
-st.set_page_config(page_title="ModelGate", page_icon=":material/verified_user:", layout="wide")
+# A local icon: a Material one is fetched from fonts.gstatic.com, and the dashboard must work
+# without internet access (tests/dashboard/test_browser.py fails on any request off 127.0.0.1).
+st.set_page_config(page_title="ModelGate", page_icon=str(HERE / "icon.png"), layout="wide")
 
 
 def login() -> None:
