@@ -42,7 +42,7 @@ def login() -> None:
         if result.ok:
             st.session_state[common.USER] = name
             st.rerun()
-        st.error(result.message)
+        st.error(common.md(result.message))
 
 
 def logout() -> None:
@@ -98,7 +98,7 @@ else:
     page = st.navigation(sections)
     st.session_state["mg_role"] = user["role"]  # for showing links only; writes re-check it
     with st.sidebar:
-        st.markdown(f"Signed in as **{user['username']}** ({user['role']})")
+        st.markdown(f"Signed in as **{common.md(user['username'])}** ({common.md(user['role'])})")
         st.button("Log out", on_click=logout)
 
 page.run()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import html
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -62,7 +64,7 @@ def flash(outcome: Outcome) -> None:
 def show_flash() -> None:
     outcome = st.session_state.pop(FLASH, None)
     if outcome is not None:
-        getattr(st, outcome.level)(outcome.message)
+        getattr(st, outcome.level)(md(outcome.message))
 
 
 def open_dialog(kind: str, **payload: Any) -> None:
@@ -104,6 +106,24 @@ def auto_refresh(reg: Registry) -> None:
 
 
 # ------------------------------------------------------------------------ formatting
+_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation mark
+
+
+def md(value: object) -> str:
+    """A value that users or data control, made literal for any Streamlit call that renders
+    Markdown (``st.markdown``, ``success``, ``caption``, metric labels, …): every ASCII
+    punctuation mark is backslash-escaped (CommonMark's rule), so no link, image, emphasis, HTML,
+    LaTeX or colour directive survives, and line breaks become spaces."""
+    text = " ".join(str(value).splitlines())
+    return _PUNCTUATION.sub(r"\\\1", text)
+
+
+def plot_text(value: object) -> str:
+    """A value shown in a Plotly figure (axis labels, hover text), which understands a few HTML
+    tags: escaped so they show as typed."""
+    return html.escape(str(value), quote=False)
+
+
 def when(value: str | None) -> str:
     """An ISO timestamp as 'YYYY-MM-DD HH:MM' (UTC when it carries a zone)."""
     if not value:

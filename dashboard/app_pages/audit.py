@@ -53,7 +53,7 @@ if version_text.strip():
     if version_text.strip().isdigit():
         version = int(version_text.strip())
     else:
-        st.error(f"A model version is a whole number, not {version_text.strip()!r}.")
+        st.error(f"A model version is a whole number, not {common.md(repr(version_text.strip()))}.")
 since = until = None
 if isinstance(dates, tuple | list) and dates:
     since = dates[0].isoformat()

@@ -80,7 +80,7 @@ if not cells.empty:
         go.Heatmap(
             z=grid.to_numpy().clip(0, 3),
             x=pd.to_datetime(grid.columns),
-            y=list(grid.index),
+            y=[common.plot_text(f) for f in grid.index],
             zmin=0,
             zmax=3,
             colorscale=[[0, "#f7fbff"], [1 / 3, "#fdd49e"], [1, "#b30000"]],
@@ -121,7 +121,8 @@ m3.metric("Drifted features", len(report["affected"] or []))
 concept = report.get("concept")
 if isinstance(concept, dict) and concept:
     st.caption(
-        f"Concept check: {concept.get('metric')} {common.num(concept.get('reference_value'))} → "
+        f"Concept check: {common.md(concept.get('metric'))} "
+        f"{common.num(concept.get('reference_value'))} → "
         f"{common.num(concept.get('current_value'))} ({_change(concept.get('degradation'))}); "
         f"{'drifted' if concept.get('drifted') else 'within the limit'}."
     )
@@ -176,10 +177,11 @@ if with_dist:
     names = [s["feature"] for s in sorted(with_dist, key=lambda s: -s["score"])]
     feature = st.selectbox("Distribution of a feature (reference vs current)", names)
     dist = next(s for s in with_dist if s["feature"] == feature)["distribution"]
+    bins = [common.plot_text(b) for b in dist["bins"]]  # category values: shown as typed
     bars = go.Figure(
         [
-            go.Bar(name="reference", x=dist["bins"], y=dist["reference"], marker_color="#9ecae1"),
-            go.Bar(name="current", x=dist["bins"], y=dist["current"], marker_color="#e6550d"),
+            go.Bar(name="reference", x=bins, y=dist["reference"], marker_color="#9ecae1"),
+            go.Bar(name="current", x=bins, y=dist["current"], marker_color="#e6550d"),
         ]
     )
     bars.update_layout(

@@ -103,20 +103,20 @@ if comparisons:
     with common.registry() as reg:
         decision = reg.decision(c["run_id"])
     a, b, d, e = st.columns(4)
-    a.metric(f"challenger {c['metric']}", common.num(c["challenger_value"]))
-    b.metric(f"champion {c['metric']}", common.num(c["champion_value"]))
+    a.metric(f"challenger {common.md(c['metric'])}", common.num(c["challenger_value"]))
+    b.metric(f"champion {common.md(c['metric'])}", common.num(c["champion_value"]))
     d.metric("relative improvement", common.pct(c["relative_improvement"]))
     e.metric("p-value (bootstrap)", common.num(c["p_value"], 3))
     level = c.get("ci_level") or 0.95
     st.markdown(
-        f"{level:.0%} bootstrap interval of the improvement in {c['metric']} "
+        f"{level:.0%} bootstrap interval of the improvement in {common.md(c['metric'])} "
         "(positive: the challenger is better): "
         f"**{common.num(c['ci_low'])} to {common.num(c['ci_high'])}** "
         f"({c['n_resamples']:,} paired resamples of {c['n_holdout']:,} holdout rows; "
         f"paired t-test p = {common.num(c['ttest_p_value'], 3)})."
     )
     if not c["challenger_valid"]:
-        st.warning(f"The challenger was not valid: {c['invalid_reason']}")
+        st.warning(f"The challenger was not valid: {common.md(c['invalid_reason'])}")
     rows = []
     for name in sorted(set(c["challenger_metrics"] or {}) | set(c["champion_metrics"] or {})):
         new = (c["challenger_metrics"] or {}).get(name)
@@ -134,6 +134,6 @@ if comparisons:
         {"metric": "metric", "champion": "champion", "challenger": "challenger", "change": "Δ"},
     )
     if decision:
-        st.markdown(f"**Decision: {decision['outcome']}**")
+        st.markdown(f"**Decision: {common.md(decision['outcome'])}**")
         for reason in decision["reasons"] or []:
-            st.markdown(f"- {reason}")
+            st.markdown(f"- {common.md(reason)}")

@@ -53,12 +53,14 @@ else:
     st.subheader(f"Champion: version {champ.version}")
     how = {"promotion": "promoted automatically", "approval": "approved", "rollback": "rolled back"}
     st.caption(
-        f"Since {common.when(champ.since)} — {how.get(champ.kind, champ.kind)} by {champ.by}."
+        f"Since {common.md(common.when(champ.since))} — "
+        f"{common.md(how.get(champ.kind, champ.kind))} by {common.md(champ.by)}."
     )
 
 if live is not None:
     st.info(
-        f"Rollout {live['id']} ({live['strategy']}, {live['status']}): version {live['version']} "
+        f"Rollout {live['id']} ({common.md(live['strategy'])}, {common.md(live['status'])}): "
+        f"version {live['version']} "
         f"serves {live['share']:.0%} of traffic against champion v{live['champion_version']}."
     )
     st.page_link("app_pages/rollouts.py", label="Open the rollout", icon=":material/alt_route:")
@@ -80,13 +82,13 @@ if pending or promotions:
         stale = champ is not None and r.expected_champion != champ.version
         st.markdown(
             f"- Review **{r.id}**: version {r.challenger_version} against "
-            f"v{r.expected_champion}, expires {common.when(r.expires_at)}"
+            f"v{r.expected_champion}, expires {common.md(common.when(r.expires_at))}"
             + (" — *stale: the champion changed since*" if stale else "")
         )
     for p in promotions:
         st.markdown(
             f"- Promotion of version **{p['version']}** announced, applies after "
-            f"{common.when(p['due_at'])} unless vetoed"
+            f"{common.md(common.when(p['due_at']))} unless vetoed"
         )
     if st.session_state.get("mg_role") == "admin":
         st.page_link(

@@ -67,7 +67,7 @@ if promotions:
         with st.container(border=True):
             st.markdown(
                 f"Version **{p['version']}** replaces v{p['expected_champion']} after "
-                f"{common.when(p['due_at'])} — {p['reason']}"
+                f"{common.md(common.when(p['due_at']))} — {common.md(p['reason'])}"
             )
             st.button(
                 "Veto",
@@ -89,24 +89,30 @@ for r in pending:
             f"#### Review {r.id}: version {r.challenger_version} vs champion v{r.expected_champion}"
         )
         st.caption(
-            f"Requested {common.when(r.requested_at)} by run {r.run_id} · expires "
-            f"{common.when(r.expires_at)}"
+            f"Requested {common.md(common.when(r.requested_at))} by run {common.md(r.run_id)} · "
+            f"expires {common.md(common.when(r.expires_at))}"
         )
         if comp:
             a, b, c, d = st.columns(4)
-            a.metric(f"challenger {comp['metric']}", common.num(comp["challenger_value"]))
-            b.metric(f"champion {comp['metric']}", common.num(comp["champion_value"]))
+            a.metric(
+                f"challenger {common.md(comp['metric'])}", common.num(comp["challenger_value"])
+            )
+            b.metric(f"champion {common.md(comp['metric'])}", common.num(comp["champion_value"]))
             c.metric("improvement", common.pct(comp["relative_improvement"]))
             d.metric("p-value", common.num(comp["p_value"], 3))
             if comp.get("ci_low") is not None:
                 st.caption(
                     f"{(comp.get('ci_level') or 0.95):.0%} interval of the improvement in "
-                    f"{comp['metric']}: {common.num(comp['ci_low'])} to {common.num(comp['ci_high'])}"
+                    f"{common.md(comp['metric'])}: {common.num(comp['ci_low'])} to "
+                    f"{common.num(comp['ci_high'])}"
                 )
         if votes:
             st.markdown(
                 f"Approvals: {len(votes)} of {cfg.approvals_required} ("
-                + ", ".join(f"{v['approver']} at {common.when(v['at'])}" for v in votes)
+                + ", ".join(
+                    f"{common.md(v['approver'])} at {common.md(common.when(v['at']))}"
+                    for v in votes
+                )
                 + ")"
             )
         if stale:
@@ -117,7 +123,7 @@ for r in pending:
         if expired:
             st.warning(
                 f"Expired at {common.when(r.expires_at)} (the newest run is at "
-                f"{common.when(clock)}); the next run closes it."
+                f"{common.md(common.when(clock))}); the next run closes it."
             )
         left, right, _ = st.columns([1, 1, 4])
         left.button(

@@ -39,19 +39,24 @@ def label(v: int) -> str:
     return f"version {v}" + (f" ({', '.join(tags)})" if tags else "")
 
 
-st.markdown(f"The champion is **version {champ.version}** since {common.when(champ.since)}.")
+st.markdown(
+    f"The champion is **version {champ.version}** since {common.md(common.when(champ.since))}."
+)
 target = st.selectbox("Roll back to", candidates, index=default, format_func=label)
 chosen = next(v for v in versions if v.version == target)
 comp = judged.get(target, {})
 now = judged.get(champ.version, {})
 metric = champ.metric or cfg.primary_metric
 a, b, c = st.columns(3)
-a.metric(f"v{target} {metric} (its holdout)", common.num((chosen.metrics or {}).get(metric)))
-b.metric(f"v{champ.version} {metric} (its holdout)", common.num(champ.value))
-c.metric("trained on", f"{chosen.train_start[:10]} to {chosen.train_end[:10]}")
+a.metric(
+    f"v{target} {common.md(metric)} (its holdout)", common.num((chosen.metrics or {}).get(metric))
+)
+b.metric(f"v{champ.version} {common.md(metric)} (its holdout)", common.num(champ.value))
+c.metric("trained on", common.md(f"{chosen.train_start[:10]} to {chosen.train_end[:10]}"))
 if comp:
     st.caption(
-        f"When it was compared ({common.when(comp['created_at'])}): {comp['metric']} "
+        f"When it was compared ({common.md(common.when(comp['created_at']))}): "
+        f"{common.md(comp['metric'])} "
         f"{common.num(comp['challenger_value'])} against v{comp['champion_version']}'s "
         f"{common.num(comp['champion_value'])} ({common.pct(comp['relative_improvement'])})."
     )
@@ -75,7 +80,7 @@ st.button(
 @st.dialog("Roll back the champion?", on_dismiss=common.close_dialog)
 def rollback_dialog(to_version: int, expected: int, reason: str) -> None:
     st.write(f"Version {to_version} replaces version {expected} as champion now.")
-    st.caption(f"Reason: {reason}")
+    st.caption(f"Reason: {common.md(reason)}")
 
     def confirm() -> None:
         common.finish(actions.rollback(cfg, common.username(), to_version, expected, reason))

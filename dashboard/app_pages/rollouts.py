@@ -43,13 +43,14 @@ with common.registry() as reg:
 
 plan = row["plan"] or {}
 a, b, c, d = st.columns(4)
-a.metric("Status", row["status"])
+a.metric("Status", common.md(row["status"]))
 b.metric("Challenger share", f"{row['share']:.0%}")
-c.metric("Strategy", row["strategy"])
+c.metric("Strategy", common.md(row["strategy"]))
 d.metric("Step", f"{row['step_index'] + 1} of {len(plan.get('steps') or [1])}")
 st.caption(
     f"Version {row['version']} against champion v{row['champion_version']} since "
-    f"{common.when(row['started_at'])}; assignment seed `{row['seed']}` (GrowthBook hash v2). "
+    f"{common.md(common.when(row['started_at']))}; assignment seed {common.md(row['seed'])} "
+    "(GrowthBook hash v2). "
     f"Needs {plan.get('min_samples', '?')} labelled outcomes per arm, holds each step "
     f"{plan.get('min_step_hours', '?')} h, ends after {plan.get('max_hours', '?')} h; "
     + (

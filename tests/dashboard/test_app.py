@@ -376,3 +376,13 @@ def test_an_admin_pauses_a_rollout_from_the_page(dash_cfg):
         assert reg.get_rollout(rid)["status"] == "paused"
         assert reg.audit_log(event="rollout_paused")[0]["actor"] == "ada"
     assert at.button(key="rollout_resume")  # now it can be resumed
+
+
+def test_md_escapes_every_markdown_and_html_construct():
+    from dashboard.common import md
+
+    out = md("![x](http://h/p.png) <img src=x> **b** $x$ :red[r] `c`\nnext")
+    assert "\n" not in out
+    for ch in "![]()<>*$:`":
+        assert all(out[i - 1] == "\\" for i, c in enumerate(out) if c == ch), (ch, out)
+    assert md("plain words 42") == "plain words 42"

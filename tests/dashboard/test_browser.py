@@ -227,9 +227,10 @@ def test_the_rollouts_page_in_the_browser(browser, dash_home, dash_cfg, tmp_path
         proc.wait(timeout=30)
 
 
-def visit_every_page(page, name: str) -> None:
+def visit_every_page(page, name: str, *, signed_in: bool = False) -> None:
     """Sign in and open every page the account may see, waiting for each to render."""
-    log_in(page, name)
+    if not signed_in:
+        log_in(page, name)
     expect(page.get_by_text(f"Signed in as {name}")).to_be_visible()
     titles = ["Overview", "Drift", "Models", "Rollouts", "Audit log"]
     if name == "ada":
@@ -250,12 +251,100 @@ def test_no_page_requests_anything_outside_127_0_0_1(browser, server):
         context.set_default_timeout(TIMEOUT_MS)
         context.on(
             "request",
-            lambda r: None
-            if r.url.startswith(("http://127.0.0.1:", "data:", "blob:", "about:"))
-            else outside.append(r.url),
+            lambda r: (
+                None
+                if r.url.startswith(("http://127.0.0.1:", "data:", "blob:", "about:"))
+                else outside.append(r.url)
+            ),
         )
         pg = context.new_page()
         pg.goto(server)
         visit_every_page(pg, name)
         context.close()
     assert outside == [], sorted(set(outside))
+
+
+def test_names_and_reasons_are_shown_as_text_and_fetch_nothing(
+    browser, dash_home, dash_cfg, tmp_path
+):
+    """Markdown, HTML and script written into every free-text field and name (an actor, an
+    approver, a reason, a column, a user, an announced promotion) show as typed, and no page
+    makes the browser fetch the URLs they name: a listener on loopback must hear nothing."""
+    import http.server
+    import json
+    import sqlite3
+    import threading
+
+    from pipeline import auth
+    from registry import Registry
+
+    heard: list[str] = []
+
+    class Listener(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            heard.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    listener = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Listener)
+    threading.Thread(target=listener.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{listener.server_address[1]}"
+    payload = (
+        f"![x]({base}/md.png) <img src={base}/img.png> <script src={base}/s.js></script> "
+        f"[link]({base}/a) $x$ :red[r]"
+    )
+    with Registry.open(dash_cfg) as reg:
+        (review,) = reg.reviews("pending")
+        reg.approve(review.id, by=payload, reason=payload, required=2)  # a vote, not a decision
+        reg.schedule_promotion(
+            run_id="injected",
+            version=5,
+            expected_champion=1,
+            reason=payload,
+            announced_at="2025-06-01T02:00:00",
+            due_at="2030-01-01T00:00:00",
+        )
+        reg.rollback(by=payload, reason=payload, to_version=4)
+        reg.add_user(
+            username=payload, password_hash=auth.hash_password("x" * 12), role="viewer", by=payload
+        )
+    db = sqlite3.connect(dash_home / "registry.db")
+    (feature,) = db.execute("SELECT feature FROM drift_scores LIMIT 1").fetchone()
+    db.execute("UPDATE drift_scores SET feature = ? WHERE feature = ?", [payload, feature])
+    db.execute("UPDATE decisions SET reasons = ?", [json.dumps([payload])])
+    db.commit()
+    db.close()
+
+    url, proc, _ = start_dashboard(dash_home, tmp_path)
+    outside: list[str] = []
+    try:
+        for name in ("ada", "vic"):
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            context.set_default_timeout(TIMEOUT_MS)
+            context.on(
+                "request",
+                lambda r: (
+                    None
+                    if r.url.startswith((url, "data:", "blob:", "about:"))
+                    else outside.append(r.url)
+                ),
+            )
+            pg = context.new_page()
+            pg.goto(url)
+            log_in(pg, name)
+            expect(
+                pg.get_by_text(re.compile(re.escape(f"rolled back by {payload}")))
+            ).to_be_visible()
+            if name == "ada":
+                open_page(pg, "Reviews")
+                expect(pg.get_by_text(re.compile(re.escape(f"({payload} at")))).to_be_visible()
+            visit_every_page(pg, name, signed_in=True)
+            context.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        listener.shutdown()
+    assert heard == [] and outside == [], (heard, sorted(set(outside)))
