@@ -11,6 +11,27 @@ from pathlib import Path
 from pipeline.errors import IntegrityError, NotFound
 
 
+def atomic_write(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` so that a crash leaves the old file or the new one, never a
+    part: a temp file beside it, fsync, rename, fsync of the folder."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
 @dataclass(frozen=True, slots=True)
 class StoredArtifact:
     path: str  # relative to the store's root, so the store can move
@@ -29,22 +50,7 @@ class ArtifactStore:
         target = self.root / rel
         if target.exists() and self._digest(target) == digest:
             return StoredArtifact(rel, digest, len(data))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=suffix)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        atomic_write(target, data)
         return StoredArtifact(rel, digest, len(data))
 
     def get(self, rel: str, sha256: str, size_bytes: int) -> bytes:

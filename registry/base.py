@@ -233,30 +233,11 @@ class RegistryBase:
         return None if row is None else row["m"]
 
     # ---------------------------------------------------------------- outbox
-    def enqueue(
-        self,
-        *,
-        key: str,
-        event: str,
-        recipients: list[str],
-        subject: str,
-        text: str,
-        html: str,
-        channel: str,
-    ) -> tuple[int, bool]:
-        """Write a notification before it is sent; the same key (event and run) is queued once.
-        Returns (id, newly queued)."""
+    def enqueue(self, **entry: Any) -> tuple[int, bool]:
+        """Write a notification before it is sent (the keyword arguments of ``_enqueue``); the
+        same key is queued once. Returns (id, newly queued)."""
         with self._tx() as db:
-            return self._enqueue(
-                db,
-                key=key,
-                event=event,
-                recipients=recipients,
-                subject=subject,
-                text=text,
-                html=html,
-                channel=channel,
-            )
+            return self._enqueue(db, **entry)
 
     def _enqueue(
         self,

@@ -20,12 +20,11 @@ import fcntl
 import hashlib
 import hmac
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.errors import RegistryError
+from registry.artifacts import atomic_write
 
 
 def mac(key: str, seq: int, row_hash: str) -> str:
@@ -74,18 +73,5 @@ def write(path: Path, events: int, head: str, key: str | None) -> None:
         if key:
             digest = hmac.new(key.encode(), cp.body().encode(), hashlib.sha256).hexdigest()
             cp = Checkpoint(cp.events, cp.head, cp.at, digest)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".checkpoint-")
-        try:
-            with os.fdopen(fd, "w") as fh:
-                json.dump({"events": cp.events, "head": cp.head, "at": cp.at, "mac": cp.mac}, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        record = {"events": cp.events, "head": cp.head, "at": cp.at, "mac": cp.mac}
+        atomic_write(path, json.dumps(record).encode())

@@ -3,6 +3,8 @@ and the writes (approve, reject, two-person rule, rollback, users) through the r
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -41,6 +43,11 @@ def sign_in(name: str, password: str = PASSWORD) -> AppTest:
     return at
 
 
+def shown(markdown: str) -> str:
+    """What a reader sees of Markdown whose literal characters the app escaped."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)
+
+
 def goto(at: AppTest, page: str) -> AppTest:
     at.switch_page(f"app_pages/{page}.py")
     at.run()
@@ -56,7 +63,7 @@ def texts(at: AppTest) -> str:
     parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
     for kind in (at.success, at.info, at.warning, at.error):
         parts += [m.value for m in kind]
-    return "\n".join(str(p) for p in parts)
+    return shown("\n".join(str(p) for p in parts))
 
 
 def champion(cfg) -> int | None:
@@ -81,7 +88,7 @@ def test_the_login_form_refuses_a_wrong_password_and_audits_it(dash_cfg):
     at = app()
     assert [t.label for t in at.text_input] == ["Username", "Password"]
     at = sign_in("ada", "not-the-password")
-    assert [e.value for e in at.error] == ["Wrong username or password."]
+    assert [shown(e.value) for e in at.error] == ["Wrong username or password."]
     assert titles(at) == ["ModelGate"]  # still on the sign-in page
     failed = events(dash_cfg, "login_failed")
     assert failed[0]["actor"] == "ada" and failed[0]["details"] == {"reason": "wrong password"}
@@ -91,7 +98,9 @@ def test_five_failures_lock_the_account_even_for_the_right_password(dash_cfg):
     for _ in range(5):
         sign_in("vic", "nope-nope-nope")
     at = sign_in("vic")
-    assert at.error[0].value == "Wrong username or password."  # the lock tells no one it exists
+    assert (
+        shown(at.error[0].value) == "Wrong username or password."
+    )  # the lock tells no one it exists
     assert titles(at) == ["ModelGate"]
 
 
@@ -110,7 +119,7 @@ def test_sign_in_and_out_are_audited(dash_cfg):
 def test_every_page_renders_for_an_admin(dash_cfg, page):
     at = goto(sign_in("ada"), page)
     assert titles(at) == [PAGES[page]]
-    assert not at.error, [e.value for e in at.error]
+    assert not at.error, [shown(e.value) for e in at.error]
 
 
 @pytest.mark.parametrize("page", sorted(ADMIN_ONLY))
@@ -174,7 +183,7 @@ def test_drift_page_shows_a_checks_features_and_a_distribution(dash_cfg):
 
 def test_audit_page_filters_and_verifies_the_chain(dash_cfg):
     at = goto(sign_in("ada"), "audit")
-    assert at.success[0].value.startswith("The audit log verifies")
+    assert shown(at.success[0].value).startswith("The audit log verifies")
     at.selectbox[0].select("promoted")
     at.run()
     table = at.dataframe[0].value
@@ -200,7 +209,7 @@ def approve_on_page(at: AppTest, review_id: int, reason: str = "looks right") ->
 def test_approving_on_the_page_promotes_and_audits(dash_cfg):
     review = pending_review(dash_cfg)
     at = approve_on_page(sign_in("ada"), review.id)
-    assert at.success[0].value == "Approved review 1: version 6 is now the champion."
+    assert shown(at.success[0].value) == "Approved review 1: version 6 is now the champion."
     assert champion(dash_cfg) == 6
     (approved,) = events(dash_cfg, "review_approved")
     assert approved["actor"] == "ada" and approved["details"]["reason"] == "looks right"
@@ -219,7 +228,7 @@ def test_rejecting_needs_a_reason_and_changes_nothing_else(dash_cfg):
     at.run()
     at.button(key="mg_confirm").click()
     at.run()
-    assert "Rejected review 1" in at.success[0].value
+    assert "Rejected review 1" in shown(at.success[0].value)
     assert champion(dash_cfg) == 1
     assert events(dash_cfg, "review_rejected")[0]["details"]["reason"] == "overfits the flu season"
 
@@ -245,21 +254,23 @@ def test_a_review_decided_meanwhile_gives_a_clear_message(dash_cfg):
     at.button(key="mg_confirm").click()
     at.run()
     assert not at.exception
-    assert at.warning[0].value.startswith("Review 1 is already decided: approved by carl")
+    assert shown(at.warning[0].value).startswith("Review 1 is already decided: approved by carl")
     assert len(events(dash_cfg, "review_approved")) == 1
 
 
 def test_the_two_person_rule(dash_cfg, monkeypatch):
     monkeypatch.setenv("MODELGATE_APPROVALS_REQUIRED", "2")
     at = approve_on_page(sign_in("ada"), 1)
-    assert at.info[0].value.startswith("Recorded your approval of review 1; it needs 2 approvals")
+    assert shown(at.info[0].value).startswith(
+        "Recorded your approval of review 1; it needs 2 approvals"
+    )
     assert champion(dash_cfg) == 1
     assert "Approvals: 1 of 2 (ada at" in texts(at)
     at = approve_on_page(at, 1, "again")
-    assert at.warning[0].value.startswith("ada has already approved review 1")
+    assert shown(at.warning[0].value).startswith("ada has already approved review 1")
     assert champion(dash_cfg) == 1
     at = approve_on_page(sign_in("carl"), 1, "second pair of eyes")
-    assert at.success[0].value.startswith("Approved review 1")
+    assert shown(at.success[0].value).startswith("Approved review 1")
     assert champion(dash_cfg) == 6
     (approved,) = events(dash_cfg, "review_approved")
     assert approved["details"]["approvals"] == 2 and approved["actor"] == "carl"
@@ -275,7 +286,7 @@ def test_rollback_defaults_to_the_previous_champion(dash_cfg):
     at.run()
     at.button(key="mg_confirm").click()
     at.run()
-    assert at.success[0].value.startswith("Rolled back: version 1 is the champion (was v6)")
+    assert shown(at.success[0].value).startswith("Rolled back: version 1 is the champion (was v6)")
     assert champion(dash_cfg) == 1
     assert events(dash_cfg, "rolled_back")[0]["details"]["reason"] == "alerts from the wards"
 
@@ -288,14 +299,14 @@ def test_users_page_adds_resets_and_disables(dash_cfg):
     at.selectbox[0].select("viewer")
     at.button(key="FormSubmitter:add_user-Add user").click()
     at.run()
-    assert at.success[0].value == "Added nina (viewer)."
+    assert shown(at.success[0].value) == "Added nina (viewer)."
     at.selectbox(key="change_who").select("nina")
     at.run()
     at.selectbox(key="change_role_nina").select("admin")
     at.run()
     next(b for b in at.button if b.label == "Save role").click()
     at.run()
-    assert at.success[0].value == "nina: role set."
+    assert shown(at.success[0].value) == "nina: role set."
     next(b for b in at.button if b.label == "Disable account").click()
     at.run()
     with Registry.open(dash_cfg) as reg:
@@ -312,7 +323,7 @@ def test_an_admin_cannot_demote_themself(dash_cfg):
     at.run()
     next(b for b in at.button if b.label == "Save role").click()
     at.run()
-    assert "cannot demote or disable your own account" in at.error[0].value
+    assert "cannot demote or disable your own account" in shown(at.error[0].value)
 
 
 def test_an_announced_promotion_can_be_vetoed_on_the_reviews_page(dash_cfg):
@@ -333,7 +344,7 @@ def test_an_announced_promotion_can_be_vetoed_on_the_reviews_page(dash_cfg):
     at.run()
     at.button(key="mg_confirm").click()
     at.run()
-    assert at.success[0].value == "Vetoed: version 6 will not become champion."
+    assert shown(at.success[0].value) == "Vetoed: version 6 will not become champion."
     with Registry.open(dash_cfg) as reg:
         (row,) = reg.pending_promotions(None)
         assert (row["status"], row["decided_by"]) == ("vetoed", "ada")
@@ -347,8 +358,8 @@ def test_rollouts_page_shows_the_live_rollout_to_a_viewer_without_controls(dash_
     with Registry.open(dash_cfg) as reg:
         live = reg.get_rollout(rid)
     assert live["step_index"] >= 1  # the ramp advanced at least once in two days
-    assert [m.value for m in at.metric][:2] == ["active", f"{live['share']:.0%}"]
-    assert at.success[0].value.startswith("No sample ratio mismatch")
+    assert [shown(m.value) for m in at.metric][:2] == ["active", f"{live['share']:.0%}"]
+    assert shown(at.success[0].value).startswith("No sample ratio mismatch")
     variants = at.dataframe[0].value
     assert list(variants["variant"]) == ["champion", "challenger"]
     assert (variants["units with labels"] > 0).all()
@@ -356,7 +367,9 @@ def test_rollouts_page_shows_the_live_rollout_to_a_viewer_without_controls(dash_
     assert list(history["event"]) == ["started"] + ["advanced"] * live["step_index"]
     assert not [b for b in at.button if b.key and b.key.startswith("rollout_")]
     overview = goto(at, "overview")
-    assert overview.info[0].value.startswith(f"Rollout {rid} (gradual, active): version 6 serves")
+    assert shown(overview.info[0].value).startswith(
+        f"Rollout {rid} (gradual, active): version 6 serves"
+    )
     assert rid == 1
 
 
@@ -371,7 +384,7 @@ def test_an_admin_pauses_a_rollout_from_the_page(dash_cfg):
     at.run()
     with Registry.open(dash_cfg) as reg:
         share = reg.get_rollout(rid)["share"]
-    assert at.success[0].value == f"Rollout {rid}: paused, challenger share {share:.0%}."
+    assert shown(at.success[0].value) == f"Rollout {rid}: paused, challenger share {share:.0%}."
     with Registry.open(dash_cfg) as reg:
         assert reg.get_rollout(rid)["status"] == "paused"
         assert reg.audit_log(event="rollout_paused")[0]["actor"] == "ada"
