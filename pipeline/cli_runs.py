@@ -1,0 +1,294 @@
+"""``modelgate init``, ``run`` and ``simulate``: real DAG runs through the embedded Airflow."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipeline.config import Config
+from pipeline.errors import ConfigError, ModelGateError
+from pipeline.loop import DAG_ID
+
+if TYPE_CHECKING:
+    pass
+
+from pipeline.cli_common import (
+    REPO_DAGS,
+    _airflow,
+    _parse_date,
+    _registry,
+    airflow_env,
+)
+
+
+def cmd_init(cfg: Config, args: argparse.Namespace) -> int:
+    for d in (cfg.home, cfg.artifacts_dir, cfg.airflow_home):
+        d.mkdir(parents=True, exist_ok=True)
+    with _registry(cfg, create=True) as reg:
+        st = reg.status()
+    log = cfg.home / "logs" / "airflow-db-migrate.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as fh:
+        proc = subprocess.run(
+            [_airflow(cfg), "db", "migrate"],
+            env=airflow_env(cfg),
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    if proc.returncode != 0:
+        raise ModelGateError(f"'airflow db migrate' failed (exit {proc.returncode}); see {log}.")
+    print(f"Initialised ModelGate in {cfg.home}")
+    print(
+        f"  registry:     {cfg.registry_db} ({st['versions']} versions, {st['audit_events']} audit events)"
+    )
+    print(f"  artifacts:    {cfg.artifacts_dir}")
+    from pipeline.notify import destination
+
+    print(f"  {destination(cfg)}")
+    print(f"  airflow home: {cfg.airflow_home} (SQLite metadata DB, LocalExecutor)")
+    return 0
+
+
+def _validate(cfg: Config, dates: list[dt.datetime], conf: dict[str, Any]) -> None:
+    """Everything the runs will read, checked before Airflow starts; nothing is written."""
+    from pipeline import loop
+
+    data_path = Path(conf["data_path"]) if conf.get("data_path") else None
+    with _registry(cfg) as reg:
+        for d in dates:
+            loop.preflight(
+                cfg, reg, loop.RunContext(run_id="preflight", as_of=d, data_path=data_path)
+            )
+
+
+def _drive(
+    cfg: Config,
+    runner_args: list[str],
+    *,
+    total: int,
+    unit_dag: str,
+    earliest: dt.datetime | None = None,
+) -> int:
+    """Start the in-process DAG runner, follow its results, print progress and a line per retraining.
+
+    ``total`` counts runs of ``unit_dag`` (the progress unit). Runs before the DAGs' start_date
+    would execute no task, so the runner's DAGs start at ``earliest`` when that is earlier."""
+    from pipeline import loop
+
+    logs = cfg.home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    log_path = logs / f"runs-{stamp}.log"
+    fd, out_name = tempfile.mkstemp(prefix="runs-", suffix=".jsonl", dir=logs)
+    os.close(fd)
+    out_path = Path(out_name)
+    cmd = [
+        sys.executable,
+        "-m",
+        "dags.runner",
+        runner_args[0],
+        "--out",
+        str(out_path),
+        *runner_args[1:],
+    ]
+    env = airflow_env(cfg)
+    if earliest is not None and earliest.date() < dt.date.fromisoformat(cfg.start_date):
+        env["MODELGATE_START_DATE"] = earliest.date().isoformat()
+        print(
+            f"The runs start {earliest:%Y-%m-%d}, before start_date {cfg.start_date}: these runs use "
+            f"start_date {earliest:%Y-%m-%d} (set start_date for the scheduler too).",
+            flush=True,
+        )
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(REPO_DAGS.parent), env.get("PYTHONPATH")])
+    )
+    started = time.monotonic()
+    seen = units = failed = 0
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(REPO_DAGS.parent)
+        )
+        while True:
+            done = proc.poll() is not None
+            lines = out_path.read_text().splitlines()
+            for line in lines[seen:]:
+                result = json.loads(line)
+                seen += 1
+                failed += result["state"] != "success"
+                if result["dag_id"] == unit_dag:
+                    units += 1
+                    _progress(units, total, started)
+                if result["dag_id"] == loop.DAG_ID:
+                    _summarise(cfg, result)
+                elif result["dag_id"] == loop.ROLLOUT_DAG_ID:
+                    _summarise_rollout(cfg, result)
+                else:
+                    _summarise_drift(cfg, result)
+            if done:
+                break
+            time.sleep(0.2)
+    out_path.unlink(missing_ok=True)
+    if proc.returncode != 0:
+        raise ModelGateError(
+            f"Airflow stopped after {seen} DAG runs (exit {proc.returncode}); see {log_path}."
+        )
+    if failed:
+        print(
+            f"{failed} of {seen} DAG runs failed; the failures are in the registry ('modelgate status') "
+            f"and in {log_path}.",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _progress(i: int, n: int, started: float) -> None:
+    if n <= 1:
+        return
+    if not sys.stderr.isatty() and i % max(1, n // 24) and i != n:
+        return  # in a log, a line every ~4% is enough
+    width = 24
+    filled = round(width * i / n)
+    bar = "#" * filled + "." * (width - filled)
+    print(f"[{bar}] {i}/{n}, {time.monotonic() - started:.0f}s", file=sys.stderr, flush=True)
+
+
+def _summarise_drift(cfg: Config, result: dict[str, Any]) -> None:
+    """A line only when the monitor asked for a retraining."""
+    with _registry(cfg) as reg:
+        report = reg.drift_report_for_run(result["run_id"])
+    if result["state"] != "success":
+        print(
+            f"{result['logical_date'][:10]}  drift monitor FAILED (see 'modelgate status')",
+            flush=True,
+        )
+    elif report and report["retrain_requested"]:
+        fired = [c["name"] for c in report["triggers"] if c["fired"]]
+        affected = ", ".join(report["affected"][:4]) or "-"
+        print(
+            f"{result['logical_date'][:10]}  drift monitor: {','.join(fired)} (drifted: {affected}; "
+            f"score {report['drift_score']:.2f}) -> retraining",
+            flush=True,
+        )
+
+
+def _summarise_rollout(cfg: Config, result: dict[str, Any]) -> None:
+    """A line when the rollout monitor did something (advance, promote, roll back, ...)."""
+    day = result["logical_date"][:10]
+    if result["state"] != "success":
+        print(f"{day}  rollout monitor FAILED (see 'modelgate status')", flush=True)
+        return
+    with _registry(cfg) as reg:
+        for r in reg.rollouts():
+            for e in reg.rollout_events(r["id"]):
+                if e["at"][:10] == day and e["kind"] != "started":
+                    print(
+                        f"{day}  rollout {r['id']} of v{r['version']}: {e['kind']} "
+                        f"(challenger {e['share']:.0%}) - {e['reason']}",
+                        flush=True,
+                    )
+
+
+def _summarise(cfg: Config, result: dict[str, Any]) -> None:
+    with _registry(cfg) as reg:
+        run = reg.get_run(result["run_id"])
+        comp = reg.comparison(result["run_id"]) if run else None
+    day = result["logical_date"][:10]
+    if run is None:
+        print(f"{day}  run {result['run_id']}: {result['state']} (not recorded)")
+        return
+    reasons = json.loads(run["trigger_reasons"]) if run["trigger_reasons"] else []
+    outcome = run["outcome"] or run["status"]
+    text = f"{day}  triggers: {','.join(reasons) or 'none':<22} decision: {outcome:<8}"
+    if comp:
+        text += f" v{comp['challenger_version']} {comp['metric']} {comp['challenger_value']:.4g}"
+        if comp["champion_version"] is not None:
+            text += (
+                f" vs champion v{comp['champion_version']} {comp['champion_value']:.4g}"
+                f" ({comp['relative_improvement'] * 100:+.2f}%, p={comp['p_value']:.3g})"
+            )
+    if run["status"] == "failed":
+        text += f"  FAILED: {run['error']}"
+    print(text, flush=True)
+
+
+def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
+    as_of = (
+        _parse_date(args.as_of, "--as-of")
+        if args.as_of
+        else dt.datetime.now(dt.UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0)
+    )
+    conf: dict[str, Any] = {"force_retrain": bool(args.force)}
+    if args.data:
+        conf["data_path"] = str(Path(args.data).resolve())
+    _validate(cfg, [as_of], conf)
+    return _drive(
+        cfg,
+        ["runs", "--dag-id", DAG_ID, "--conf", json.dumps(conf), as_of.isoformat()],
+        total=1,
+        unit_dag=DAG_ID,
+        earliest=as_of,
+    )
+
+
+def cmd_simulate(cfg: Config, args: argparse.Namespace) -> int:
+    from pipeline import loop
+
+    if args.months < 1:
+        raise ConfigError(f"--months must be at least 1. Got {args.months}.")
+    if args.start:
+        start = _parse_date(args.start, "--start")
+    elif cfg.data_path is None and not args.data:
+        start = dt.datetime.fromisoformat(cfg.demo_start) + dt.timedelta(days=366)
+    else:
+        raise ConfigError(
+            "simulate needs --start DATE when the data is your own (data_path or --data)."
+        )
+    start = start.replace(day=1, hour=2, minute=0, second=0, microsecond=0)
+    dates = []
+    for k in range(args.months):
+        y, m = divmod(start.month - 1 + k, 12)
+        dates.append(start.replace(year=start.year + y, month=m + 1))
+    conf: dict[str, Any] = {"traffic": args.traffic}
+    if args.data:
+        conf["data_path"] = str(Path(args.data).resolve())
+    _validate(cfg, dates, conf)
+    days = (dates[-1] - dates[0]).days + 1
+    print(
+        f"Simulating {args.months} months through real Airflow DAG runs: {DAG_ID} on the 1st of each "
+        f"month ({dates[0]:%Y-%m-%d} to {dates[-1]:%Y-%m-%d}) and the drift monitor on each of {days} days; "
+        "a retraining also starts when the monitor asks for it.",
+        flush=True,
+    )
+    rc = _drive(
+        cfg,
+        [
+            "simulate",
+            "--conf",
+            json.dumps(conf),
+            "--start",
+            dates[0].isoformat(),
+            "--end",
+            dates[-1].isoformat(),
+        ],
+        total=days,
+        unit_dag=loop.DRIFT_DAG_ID,
+        earliest=dates[0],
+    )
+    with _registry(cfg) as reg:
+        st = reg.status()
+    champ = st["champion"]
+    print(
+        f"Done: champion v{champ['version'] if champ else '-'}, {st['versions']} versions, "
+        f"{st['pending_reviews']} pending reviews, {st['audit_events']} audit events."
+    )
+    return rc
