@@ -242,23 +242,23 @@ def visit_every_page(page, name: str, *, signed_in: bool = False) -> None:
     page.wait_for_load_state("networkidle")
 
 
+def recording_page(browser, url: str, allowed: str, outside: list[str]):  # type: ignore[no-untyped-def]
+    """A fresh context and page at ``url`` that notes every request not under ``allowed``."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(TIMEOUT_MS)
+    local = (allowed, "data:", "blob:", "about:")
+    context.on("request", lambda r: None if r.url.startswith(local) else outside.append(r.url))
+    page = context.new_page()
+    page.goto(url)
+    return context, page
+
+
 def test_no_page_requests_anything_outside_127_0_0_1(browser, server):
     """An ops dashboard works with no internet: every request of every page, for an admin and a
     viewer, goes to the dashboard itself."""
     outside: list[str] = []
     for name in ("ada", "vic"):
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        context.set_default_timeout(TIMEOUT_MS)
-        context.on(
-            "request",
-            lambda r: (
-                None
-                if r.url.startswith(("http://127.0.0.1:", "data:", "blob:", "about:"))
-                else outside.append(r.url)
-            ),
-        )
-        pg = context.new_page()
-        pg.goto(server)
+        context, pg = recording_page(browser, server, "http://127.0.0.1:", outside)
         visit_every_page(pg, name)
         context.close()
     assert outside == [], sorted(set(outside))
@@ -322,18 +322,7 @@ def test_names_and_reasons_are_shown_as_text_and_fetch_nothing(
     outside: list[str] = []
     try:
         for name in ("ada", "vic"):
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
-            context.set_default_timeout(TIMEOUT_MS)
-            context.on(
-                "request",
-                lambda r: (
-                    None
-                    if r.url.startswith((url, "data:", "blob:", "about:"))
-                    else outside.append(r.url)
-                ),
-            )
-            pg = context.new_page()
-            pg.goto(url)
+            context, pg = recording_page(browser, url, url, outside)
             log_in(pg, name)
             expect(
                 pg.get_by_text(re.compile(re.escape(f"rolled back by {payload}")))
