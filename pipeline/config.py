@@ -71,6 +71,7 @@ class Config:
     min_holdout_rows: int
     auto_promote_threshold: float
     min_relative_improvement: float
+    improvement_measure: dict[str, str]
     alpha: float
     require_approval: bool
     metric_floor: float | None

@@ -15,6 +15,7 @@ import numpy as np
 from scipy import stats
 
 from pipeline.config import METRICS, metric_higher_is_better
+from pipeline.measures import default_measure, scaled
 from pipeline.reports import Comparison, MetricInterval
 
 _EPS = np.finfo(np.float64).eps
@@ -186,6 +187,7 @@ def paired_bootstrap(
     *,
     n_resamples: int,
     rng: np.random.Generator,
+    measure: str | None = None,
 ) -> BootstrapResult:
     """Resample holdout rows with replacement; both models are scored on the same draws.
 
@@ -228,8 +230,7 @@ def paired_bootstrap(
             mb = weighted_metric(metric, w, y, b)
         imp = sign * (mb - ma)
         imps.append(imp)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rels.append(imp / np.abs(ma))
+        rels.append(scaled(imp, ma, measure or default_measure(metric)))
         done += size
     return BootstrapResult(improvements=np.concatenate(imps), relative=np.concatenate(rels))
 
@@ -291,8 +292,11 @@ def compare(
     level: float = 0.95,
     holdout_start: str = "",
     holdout_end: str = "",
+    measure: str | None = None,
 ) -> Comparison:
-    """Score both models on the same rows; bootstrap the primary metric's improvement."""
+    """Score both models on the same rows; bootstrap the primary metric's improvement, measured
+    as ``measure`` says (default: ``pipeline.measures.default_measure``)."""
+    measure = measure or default_measure(metric)
     y = np.asarray(y, dtype=float)
     higher = metric_higher_is_better(metric)
     invalid = validity(challenger_pred)
@@ -307,6 +311,7 @@ def compare(
         challenger_valid=invalid is None,
         invalid_reason=invalid,
         challenger_metrics=ch_metrics,
+        improvement_measure=measure,
     )
     ch_value = ch_metrics.get(metric, float("nan"))
     # Without a usable champion, or with an invalid challenger, there is nothing to test.
@@ -341,11 +346,7 @@ def compare(
         )
     sign = 1.0 if higher else -1.0
     absolute = sign * (ch_value - champ_value)
-    relative = (
-        absolute / abs(champ_value)
-        if champ_value != 0
-        else (np.inf if absolute > 0 else -np.inf if absolute < 0 else 0.0)
-    )
+    relative = float(scaled(absolute, champ_value, measure))
     boot = paired_bootstrap(
         metric,
         y,
@@ -353,6 +354,7 @@ def compare(
         challenger_pred,
         n_resamples=n_resamples,
         rng=np.random.default_rng(seed),
+        measure=measure,
     )
     ttest_p: float | None = None
     if task == "regression":

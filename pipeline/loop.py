@@ -27,6 +27,7 @@ from pipeline.context import (
     training_span,
 )
 from pipeline.drift_profile import calibrate_concept
+from pipeline.measures import measure_for
 from pipeline.notify import deliver, flush, notify
 from pipeline.policy import Policy, decide
 from pipeline.triggers import evaluate_triggers
@@ -180,6 +181,7 @@ def evaluate_challenger(
         seed=cfg.seed,
         holdout_start=w.holdout_start.isoformat(),
         holdout_end=w.as_of.isoformat(),
+        measure=measure_for(cfg.primary_metric, cfg.improvement_measure),
     )
     decision = decide(comparison, Policy.from_config(cfg))
     cid = reg.record_comparison(ctx.run_id, comparison)

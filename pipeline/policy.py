@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 
 from pipeline.config import Config
+from pipeline.measures import describe
 from pipeline.reports import Comparison, Decision
 
 
@@ -111,7 +112,8 @@ def decide(c: Comparison, policy: Policy) -> Decision:
     )
     facts = (
         f"{m} {c.champion_value:.4g} (champion v{c.champion_version}) -> {c.challenger_value:.4g} "
-        f"({name}) on {c.n_holdout} holdout rows: improvement {_pct(imp)}, p = {p:.3g}{ci_text}."
+        f"({name}) on {c.n_holdout} holdout rows: improvement {_pct(imp)} "
+        f"({describe(c.improvement_measure, m)}), p = {p:.3g}{ci_text}."
     )
     significant = p < policy.alpha
     if _reaches(imp, policy.auto_promote_threshold) and significant:

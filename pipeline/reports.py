@@ -27,7 +27,8 @@ class Comparison:
     """Champion and challenger scored on the same holdout rows.
 
     ``relative_improvement`` is positive when the challenger is better, whatever the metric's
-    direction: ``(champion - challenger) / |champion|`` for errors, the reverse for scores.
+    direction, measured as ``improvement_measure`` says (``pipeline.measures``): relative to the
+    champion for errors, ``(challenger - champion) / (1 - champion)`` for bounded scores.
     ``p_value`` is the one-sided paired-bootstrap p-value of "the challenger is not better".
     """
 
@@ -51,6 +52,7 @@ class Comparison:
     champion_invalid_reason: str | None = None
     holdout_start: str = ""
     holdout_end: str = ""
+    improvement_measure: str = "relative"
 
     @property
     def has_champion(self) -> bool:

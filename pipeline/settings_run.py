@@ -3,6 +3,7 @@ rollouts, reviews and the Airflow DAG."""
 
 from __future__ import annotations
 
+from pipeline.measures import check_measures
 from pipeline.setting import TASKS, Setting, non_negative, percent, positive, unit
 
 RUN_SETTINGS: tuple[Setting, ...] = (
@@ -154,7 +155,8 @@ RUN_SETTINGS: tuple[Setting, ...] = (
         "auto_promote_threshold",
         "float",
         0.05,
-        "Relative improvement at or above which a significant win is promoted automatically.",
+        "Improvement (in the metric's `improvement_measure`) at or above which a significant "
+        "win is promoted automatically.",
         unit,
         "a float in (0, 1)",
     ),
@@ -162,10 +164,22 @@ RUN_SETTINGS: tuple[Setting, ...] = (
         "min_relative_improvement",
         "float",
         0.02,
-        "Relative improvement at or above which a challenger is worth a manual review.",
+        "Improvement (in the metric's `improvement_measure`) at or above which a challenger is "
+        "worth a manual review.",
         unit,
         "a float in (0, 1)",
         aliases=("PROMOTION_MIN_RELATIVE_IMPROVEMENT",),
+    ),
+    Setting(
+        "improvement_measure",
+        "table",
+        {},
+        "How the thresholds measure an improvement, per metric: `relative` (default for errors), "
+        "`error_reduction`, the share of the remaining error 1 − score removed (default for "
+        "ROC AUC, accuracy, F1, precision, recall, R²), or `absolute`. JSON in the environment.",
+        check_measures,
+        "a table of metric = relative | error_reduction | absolute (error_reduction only for "
+        "scores whose best is 1)",
     ),
     Setting(
         "alpha",

@@ -446,3 +446,13 @@ def m010_signed_audit(db: Database) -> None:
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
         """,
     )
+
+
+@migrations()
+def m011_improvement_measure(db: Database) -> None:
+    """How each comparison measured its improvement (relative, error_reduction, absolute); rows
+    from before were relative."""
+    _execute_script(
+        db,
+        "ALTER TABLE comparisons ADD COLUMN improvement_measure TEXT NOT NULL DEFAULT 'relative';",
+    )

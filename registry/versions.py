@@ -214,6 +214,7 @@ class VersionsMixin(RegistryBase):
                 "challenger_value": _num(c.challenger_value),
                 "champion_value": c.champion_value,
                 "relative_improvement": c.relative_improvement,
+                "improvement_measure": c.improvement_measure,
                 "absolute_improvement": c.absolute_improvement,
                 "ci_low": iv.low if iv else None,
                 "ci_high": iv.high if iv else None,

@@ -333,3 +333,12 @@ def test_the_smtp_password_is_never_shown():
     cfg = load_config(env={"MODELGATE_SMTP_PASSWORD": "hunter2"}, path=os.devnull)
     assert cfg.smtp_password == "hunter2"
     assert "hunter2" not in repr(cfg) and cfg.to_dict()["smtp_password"] == "***"
+
+
+def test_improvement_measure_is_per_metric_and_checked():
+    cfg = load({"MODELGATE_IMPROVEMENT_MEASURE": '{"roc_auc": "absolute"}'})
+    assert cfg.improvement_measure == {"roc_auc": "absolute"}
+    for bad in ('{"mae": "error_reduction"}', '{"auc": "relative"}', '{"r2": "percent"}'):
+        with pytest.raises(ConfigError, match="improvement_measure") as info:
+            load({"MODELGATE_IMPROVEMENT_MEASURE": bad})
+        assert "\n" not in str(info.value)

@@ -316,8 +316,10 @@ def test_compare_improvement_sign_and_value(metric):
     assert better.higher_is_better is worse.higher_is_better is higher
     champ, chall = score(metric, y, bad), score(metric, y, good)
     assert (better.champion_value, better.challenger_value) == (champ, chall)
-    expected = (chall - champ) / abs(champ) if higher else (champ - chall) / abs(champ)
+    # Bounded scores: the share of the remaining error removed; errors: relative to the champion.
+    expected = (chall - champ) / (1 - champ) if higher else (champ - chall) / abs(champ)
     assert better.relative_improvement == pytest.approx(expected, rel=1e-12)
+    assert better.improvement_measure == ("error_reduction" if higher else "relative")
     assert better.absolute_improvement == pytest.approx(abs(chall - champ), rel=1e-12)
     assert better.relative_improvement > 0 > worse.relative_improvement
     assert better.absolute_improvement > 0 > worse.absolute_improvement
@@ -373,3 +375,36 @@ def test_validity_messages(pred, fragments):
 @pytest.mark.parametrize("pred", [[1.0, 2.0], [5.0], [0.1, 0.1, 0.2]], ids=["two", "one", "ties"])
 def test_validity_of_usable_predictions_is_none(pred):
     assert validity(np.array(pred)) is None
+
+
+# metric, champion, challenger, measure -> the improvement the thresholds see
+MEASURE_TABLE = [
+    ("roc_auc", 0.968, 0.970, "error_reduction", 0.0625),  # 2 of the 32 thousandths left
+    ("roc_auc", 0.968, 0.970, "relative", 0.002066115702479),  # what made 5% unreachable
+    ("roc_auc", 0.968, 0.970, "absolute", 0.002),
+    ("accuracy", 0.90, 0.92, "error_reduction", 0.2),
+    ("r2", 0.03, 0.05, "error_reduction", 0.020618556701031),
+    ("r2", 1.0, 1.0, "error_reduction", 0.0),  # nothing left to remove, a tie
+    ("mae", 4.0, 3.8, "relative", 0.05),
+    ("rmse", 2.0, 2.2, "relative", -0.1),
+    ("log_loss", 0.5, 0.45, "absolute", 0.05),
+]
+
+
+@pytest.mark.parametrize(("metric", "champion", "challenger", "measure", "expected"), MEASURE_TABLE)
+def test_improvement_measures(metric, champion, challenger, measure, expected):
+    from pipeline.config import metric_higher_is_better
+    from pipeline.measures import scaled
+
+    sign = 1.0 if metric_higher_is_better(metric) else -1.0
+    got = float(scaled(sign * (challenger - champion), champion, measure))
+    assert got == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_a_five_percent_bar_is_reachable_near_a_perfect_auc():
+    """The car-loan failure: champion AUC 0.968; 0.970 clears a 5% bar, 0.9695 does not."""
+    from pipeline.measures import scaled
+
+    assert float(scaled(0.970 - 0.968, 0.968, "error_reduction")) >= 0.05
+    assert float(scaled(0.9695 - 0.968, 0.968, "error_reduction")) < 0.05
+    assert float(scaled(0.999 - 0.968, 0.968, "relative")) < 0.05  # never, the old way
