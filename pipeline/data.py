@@ -21,6 +21,7 @@ import pandas as pd
 from pipeline.config import Config
 from pipeline.demo_data import DEMO_DAYS, DEMO_SOURCE, demo_frame
 from pipeline.errors import DataValidationError
+from pipeline.measures import check_target
 
 __all__ = ["DEMO_DAYS", "DEMO_SOURCE", "Dataset", "Schema", "Windows", "demo_frame", "load_dataset"]
 
@@ -482,6 +483,8 @@ def _validate_target(col: pd.Series, cfg: Config, source: str) -> pd.Series:
                 f"{source}: target {name!r} has {int(bad.sum())} missing or infinite values "
                 f"(first {_show(col.iloc[row])} at row {_line(col, row)})."
             )
+        if (problem := check_target(arr, cfg.primary_metric, source, name)) is not None:
+            raise DataValidationError(problem)
         return values
     if col.isna().any():
         row = int(np.flatnonzero(col.isna().to_numpy())[0])

@@ -67,6 +67,8 @@ def weighted_metric(metric: str, w: np.ndarray, y: np.ndarray, p: np.ndarray) ->
         return np.sqrt(_wmean(w, (y - p) ** 2))
     if metric == "mape":
         return _wmean(w, np.abs(y - p) / np.maximum(np.abs(y), _EPS))
+    if metric == "smape":
+        return _wmean(w, _smape_rows(y, p))
     if metric == "r2":
         sw = w.sum(axis=1)
         sse = w @ ((y - p) ** 2)
@@ -88,6 +90,13 @@ def weighted_metric(metric: str, w: np.ndarray, y: np.ndarray, p: np.ndarray) ->
     if metric == "f1":
         return _safe_div(2 * tp, 2 * tp + fp + fn)
     raise ValueError(f"Unknown metric {metric!r}")
+
+
+def _smape_rows(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Symmetric absolute percentage error per row, 2|y - p| / (|y| + |p|), in [0, 2]; 0 where
+    both are 0 (a perfect forecast of a zero)."""
+    denom = np.abs(y) + np.abs(p)
+    return np.where(denom > 0, 2 * np.abs(y - p) / np.where(denom > 0, denom, 1.0), 0.0)
 
 
 def score(metric: str, y: np.ndarray, p: np.ndarray) -> float:
@@ -171,6 +180,8 @@ def _mean_loss(metric: str, y: np.ndarray, p: np.ndarray) -> np.ndarray | None:
         return (y - p) ** 2
     if metric == "mape":
         return np.abs(y - p) / np.maximum(np.abs(y), _EPS)
+    if metric == "smape":
+        return _smape_rows(y, p)
     if metric == "log_loss":
         q = np.clip(p, _EPS, 1 - _EPS)
         return -(y * np.log(q) + (1 - y) * np.log(1 - q))
@@ -275,6 +286,8 @@ def _per_row_loss(metric: str, y: np.ndarray, p: np.ndarray) -> np.ndarray:
         return (y - p) ** 2
     if metric == "mape":
         return np.abs(y - p) / np.maximum(np.abs(y), _EPS)
+    if metric == "smape":
+        return _smape_rows(y, p)
     return np.abs(y - p)
 
 

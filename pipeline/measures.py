@@ -58,3 +58,17 @@ def describe(measure: str, metric: str) -> str:
     if measure == "absolute":
         return f"absolute, in {metric} units"
     return "relative"
+
+
+def check_target(values: np.ndarray, metric: str, source: str, target: str) -> str | None:
+    """Why ``metric`` cannot judge this target, in one line, or None: MAPE divides by the actual
+    value, so a target with zeros makes it explode (~1e15 per zero); sMAPE does not."""
+    if metric != "mape":
+        return None
+    zeros = np.flatnonzero(np.asarray(values, dtype=float) == 0)
+    if len(zeros) == 0:
+        return None
+    return (
+        f"{source}: target {target!r} is 0 in {len(zeros)} rows, and MAPE divides by it; "
+        'set primary_metric = "smape" (or mae).'
+    )

@@ -9,7 +9,7 @@ from typing import Any
 
 TASKS = ("regression", "classification")
 METRICS: dict[str, tuple[str, ...]] = {
-    "regression": ("mae", "rmse", "r2", "mape"),
+    "regression": ("mae", "rmse", "r2", "mape", "smape"),
     "classification": ("roc_auc", "f1", "accuracy", "precision", "recall", "log_loss"),
 }
 DEFAULT_METRIC = {"regression": "mae", "classification": "roc_auc"}

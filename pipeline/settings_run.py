@@ -94,7 +94,8 @@ RUN_SETTINGS: tuple[Setting, ...] = (
         "primary_metric",
         "str",
         None,
-        "Metric that decides: regression `mae` (default), `rmse`, `r2`, `mape`; classification "
+        "Metric that decides: regression `mae` (default), `rmse`, `r2`, `mape` (refused for a "
+        "target with zeros), `smape`; classification "
         "`roc_auc` (default), `f1`, `accuracy`, `precision`, `recall`, `log_loss`.",
         optional=True,
     ),

@@ -118,6 +118,13 @@ CASES = [
         "timestamp column 'timestamp' is missing",
     ),
     (
+        "mape-with-zero-targets",
+        _csv(_set("occupancy", 7, 0)),
+        {"MODELGATE_PRIMARY_METRIC": "mape"},
+        [],
+        "target 'occupancy' is 0 in 1 rows, and MAPE divides by it",
+    ),
+    (
         "no-target",
         _csv(lambda f: f.drop(columns="occupancy")),
         {},

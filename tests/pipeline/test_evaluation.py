@@ -52,6 +52,8 @@ SKLEARN = {
     "rmse": skm.root_mean_squared_error,
     "r2": skm.r2_score,
     "mape": skm.mean_absolute_percentage_error,
+    # sklearn has no sMAPE: the textbook formula, written out independently
+    "smape": lambda y, p: float(np.mean(2 * np.abs(y - p) / (np.abs(y) + np.abs(p)))),
     "roc_auc": skm.roc_auc_score,
     "log_loss": lambda y, p: skm.log_loss(y, p),
     "accuracy": lambda y, p: skm.accuracy_score(y, label(p)),
