@@ -118,6 +118,18 @@ def md(value: object) -> str:
     return _PUNCTUATION.sub(r"\\\1", text)
 
 
+IMPROVEMENT_LABELS = {
+    "relative": "relative improvement",
+    "error_reduction": "remaining error removed",
+    "absolute": "absolute improvement",
+}
+
+
+def improvement_label(comparison: dict[str, Any]) -> str:
+    """What a comparison's improvement figure measures (``pipeline.measures``)."""
+    return IMPROVEMENT_LABELS.get(comparison.get("improvement_measure") or "", "improvement")
+
+
 def plot_text(value: object) -> str:
     """A value shown in a Plotly figure (axis labels, hover text), which understands a few HTML
     tags: escaped so they show as typed."""

@@ -105,7 +105,7 @@ if comparisons:
     a, b, d, e = st.columns(4)
     a.metric(f"challenger {common.md(c['metric'])}", common.num(c["challenger_value"]))
     b.metric(f"champion {common.md(c['metric'])}", common.num(c["champion_value"]))
-    d.metric("relative improvement", common.pct(c["relative_improvement"]))
+    d.metric(common.improvement_label(c), common.pct(c["relative_improvement"]))
     e.metric("p-value (bootstrap)", common.num(c["p_value"], 3))
     level = c.get("ci_level") or 0.95
     st.markdown(

@@ -98,7 +98,7 @@ for r in pending:
                 f"challenger {common.md(comp['metric'])}", common.num(comp["challenger_value"])
             )
             b.metric(f"champion {common.md(comp['metric'])}", common.num(comp["champion_value"]))
-            c.metric("improvement", common.pct(comp["relative_improvement"]))
+            c.metric(common.improvement_label(comp), common.pct(comp["relative_improvement"]))
             d.metric("p-value", common.num(comp["p_value"], 3))
             if comp.get("ci_low") is not None:
                 st.caption(
