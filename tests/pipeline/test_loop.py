@@ -56,7 +56,7 @@ def test_holdout_is_the_same_rows_for_both_models(cfg, registry):
     assert (
         set(comp["champion_metrics"])
         == set(comp["challenger_metrics"])
-        == {"mae", "rmse", "r2", "mape"}
+        == {"mae", "rmse", "r2", "mape", "smape"}
     )
 
 
