@@ -177,7 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("reference")
     p.add_argument("current")
     p.add_argument("--target", help="column to leave out (the label)")
-    p.add_argument("--timestamp", help="column to leave out (the time)")
+    p.add_argument(
+        "--timestamp",
+        help="column to leave out (the time); default: timestamp_column and datetime columns",
+    )
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser(

@@ -30,12 +30,26 @@ from pipeline.cli_common import (
 
 def cmd_drift(cfg: Config, args: argparse.Namespace) -> int:
     """Compare two CSV/Parquet files ad hoc: exact statistics, no registry, no model."""
+    import pandas as pd
+
     from pipeline import data as data_mod
     from pipeline import drift
 
     ref = data_mod.read_source(Path(args.reference))
     cur = data_mod.read_source(Path(args.current))
     skip = {args.target, args.timestamp} - {None}
+    if args.timestamp is None:  # a time column is never a feature: it drifts by definition
+        times = {
+            c
+            for c in ref.columns
+            if c == cfg.timestamp_column or pd.api.types.is_datetime64_any_dtype(ref[c])
+        }
+        if times:
+            print(
+                f"Left out as time: {', '.join(sorted(times))} (--timestamp names another).",
+                file=sys.stderr,
+            )
+        skip |= times
     features = [c for c in ref.columns if c not in skip]
     missing = [c for c in features if c not in cur.columns]
     if missing:

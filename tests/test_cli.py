@@ -187,3 +187,28 @@ def test_drift_command_json_and_errors(tmp_path, capsys):
     cur.drop(columns="b").to_csv(tmp_path / "nob.csv", index=False)
     assert cli.main(["drift", str(tmp_path / "ref.csv"), str(tmp_path / "nob.csv")]) == 2
     assert "column 'b'" in capsys.readouterr().err
+
+
+def test_drift_command_leaves_time_columns_out_by_default(tmp_path, capsys, monkeypatch):
+    """The README's example has no --timestamp: the time column must not be judged as a drifted
+    categorical (it was, with PSI 9.2): timestamp_column and datetime columns are left out."""
+    import numpy as np
+    import pandas as pd
+
+    monkeypatch.setenv("MODELGATE_CONFIG", os.devnull)
+    rng = np.random.default_rng(1)
+
+    def frame(start: str, n: int) -> pd.DataFrame:
+        hours = pd.date_range(start, periods=n, freq="h")
+        return pd.DataFrame(
+            {"timestamp": hours.astype(str), "when": hours, "a": rng.normal(size=n)}
+        )
+
+    frame("2025-01-01", 3000).to_parquet(tmp_path / "ref.parquet")
+    frame("2025-06-01", 2000).to_parquet(tmp_path / "cur.parquet")
+    args = ["drift", str(tmp_path / "ref.parquet"), str(tmp_path / "cur.parquet"), "--json"]
+    assert cli.main(args) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert [f["name"] for f in out["features"]] == ["a"] and out["drift_detected"] is False
+    assert "Left out as time: timestamp, when" in captured.err
