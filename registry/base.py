@@ -182,19 +182,23 @@ class RegistryBase:
             yield self.db
             head = self._head()
             if head[0] > start[0] and self.audit_key:
-                self.db.conn.create_function(
-                    "mg_mac", 2, lambda seq, h: witness.mac(str(self.audit_key), seq, h)
-                )
-                self.db.execute(
-                    "UPDATE audit_log SET mac = mg_mac(seq, hash) WHERE seq > ? AND mac IS NULL",
-                    [start[0]],
-                )
+                self._sign_unsigned(after=start[0])
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
         if head[0] > start[0]:  # after the commit: the checkpoint never claims what rolled back
             witness.write(self.checkpoint, head[0], head[1], self.audit_key)
+
+    def _sign_unsigned(self, *, after: int) -> int:
+        """Inside a write transaction: sign every unsigned event after seq ``after`` with the
+        audit key (the trigger lets exactly this change through). Returns how many."""
+        key = str(self.audit_key)
+        self.db.conn.create_function("mg_mac", 2, lambda seq, h: witness.mac(key, seq, h))
+        cur = self.db.execute(
+            "UPDATE audit_log SET mac = mg_mac(seq, hash) WHERE seq > ? AND mac IS NULL", [after]
+        )
+        return int(cur.rowcount)
 
     def _head(self) -> tuple[int, str]:
         row = self.db.execute(
@@ -300,13 +304,13 @@ class RegistryBase:
         except Exception as exc:  # a broken template must not block the decision it announces
             log.error("notification %s could not be rendered: %s", key, exc)
             entry = plain_notice(event, key, facts)
-        head = db.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-        if head is not None:
-            witness = f"Audit log: event {head[0]}, head {head[1]}"
-            entry = {**entry, "text": f"{entry['text'].rstrip()}\n\n{witness}\n"}
+        seq, head = self._head()
+        if seq:
+            line = f"Audit log: event {seq}, head {head}"
+            entry = {**entry, "text": f"{entry['text'].rstrip()}\n\n{line}\n"}
             if entry.get("html"):
                 entry["html"] = entry["html"].replace(
-                    "</body>", f"<p><small>{witness}</small></p></body>"
+                    "</body>", f"<p><small>{line}</small></p></body>"
                 )
         self._enqueue(db, **entry)
 

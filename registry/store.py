@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pipeline.errors import RegistryError
-from registry import audit, integrity, witness
+from registry import audit, integrity
 from registry.base import PIPELINE, RegistryBase, _decode
 from registry.drift_store import DriftMixin
 from registry.reviews import ReviewsMixin
@@ -126,12 +126,8 @@ class Registry(ReviewsMixin, RolloutsMixin, DriftMixin, UsersMixin):
         chain = audit.verify(self.db)
         if not chain.ok:
             raise RegistryError(f"The audit chain is broken ({chain.problem}); not signing it.")
-        key = self.audit_key
         with self._tx() as db:
-            db.conn.create_function("mg_mac", 2, lambda seq, h: witness.mac(key, seq, h))
-            n = db.execute(
-                "UPDATE audit_log SET mac = mg_mac(seq, hash) WHERE mac IS NULL"
-            ).rowcount
+            n = self._sign_unsigned(after=0)
             audit.append(
                 db,
                 actor=by,
@@ -140,7 +136,7 @@ class Registry(ReviewsMixin, RolloutsMixin, DriftMixin, UsersMixin):
                 entity_id="all",
                 details={"events": n},
             )
-        return int(n)
+        return n
 
     def status(self) -> dict[str, Any]:
         champ = self.current_champion()

@@ -6,6 +6,7 @@ import datetime as dt
 import email
 import logging
 import os
+import re
 import socket
 import ssl
 from email import policy as email_policy
@@ -165,6 +166,9 @@ def test_a_promotion_and_drift_arrive_with_their_figures_once(home, inbox):
     assert review["To"] == "admin@example.org, ops@example.org"
     text = review.get_body(preferencelist=("plain",)).get_content()
     html = review.get_body(preferencelist=("html",)).get_content()
+    # The audit head it follows, an outside witness, in both bodies.
+    assert re.search(r"Audit log: event \d+, head [0-9a-f]{64}", text)
+    assert re.search(r"<small>Audit log: event \d+, head [0-9a-f]{64}</small>", html)
     for fact in (
         "Improvement: +2.99%",
         "Champion: 0.9864",
