@@ -1,5 +1,8 @@
 """Data: the built-in demo source, bring-your-own files, validation and time windows.
 
+Reading files lives in ``data_read``, checking one column at a time in ``data_columns``; this
+module loads (windowed, cached), validates a frame into a ``Dataset`` and splits time windows.
+
 Rows are chosen by time relative to the run's ``as_of`` (the Airflow data interval end), never by
 the wall clock. Every problem is a ``DataValidationError`` naming the source, the column and the
 offending value or count, raised before anything trains.
@@ -19,11 +22,32 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import Config
+from pipeline.data_columns import (
+    _is_numeric_like,
+    _line,
+    _parse_timestamps,
+    _to_numeric,
+    _validate_target,
+)
+from pipeline.data_read import _READERS, Read, _naive_utc, read_source
 from pipeline.demo_data import DEMO_DAYS, DEMO_SOURCE, demo_frame
 from pipeline.errors import DataValidationError
-from pipeline.measures import check_target
 
-__all__ = ["DEMO_DAYS", "DEMO_SOURCE", "Dataset", "Schema", "Windows", "demo_frame", "load_dataset"]
+__all__ = [
+    "DEMO_DAYS",
+    "DEMO_SOURCE",
+    "Dataset",
+    "Read",
+    "Schema",
+    "Windows",
+    "count_rows",
+    "demo_frame",
+    "fingerprint",
+    "load_dataset",
+    "read_source",
+    "split_windows",
+    "validate_frame",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,114 +101,6 @@ class Windows:
     train_start: dt.datetime
     holdout_start: dt.datetime
     as_of: dt.datetime
-
-
-# --------------------------------------------------------------------------------------------
-# Reading files
-# --------------------------------------------------------------------------------------------
-_READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Read:
-    """What a read asks for: the columns (None: all) and the rows ``start <= timestamp < end``
-    (pushed down into Parquet when its timestamp column is a timestamp type)."""
-
-    timestamp: str | None = None
-    columns: tuple[str, ...] | None = None
-    start: dt.datetime | None = None
-    end: dt.datetime | None = None
-
-    @property
-    def windowed(self) -> bool:
-        return self.timestamp is not None and (self.start is not None or self.end is not None)
-
-
-def read_source(path: Path, read: Read | None = None) -> pd.DataFrame:
-    """Read a CSV or Parquet file, or every such file in a folder (same columns each)."""
-    read = read or Read()
-    if not path.exists():
-        raise DataValidationError(f"Data path {path} does not exist.")
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in _READERS and p.is_file())
-        if not files:
-            raise DataValidationError(f"Data folder {path} holds no .csv or .parquet files.")
-        parts = [_read_file(p, read) for p in files]
-        first = list(parts[0].columns)
-        for p, part in zip(files[1:], parts[1:], strict=True):
-            if list(part.columns) != first:
-                raise DataValidationError(
-                    f"{p} has columns {list(part.columns)}, but {files[0].name} has {first}: "
-                    "files in one data folder must share their columns."
-                )
-        frame = pd.concat(parts, ignore_index=True)
-        spans = [part.attrs["span"] for part in parts if part.attrs.get("span")]
-        frame.attrs["filtered"] = any(part.attrs.get("filtered") for part in parts)
-        if spans:
-            frame.attrs["span"] = (min(a for a, _ in spans), max(b for _, b in spans))
-        return frame
-    return _read_file(path, read)
-
-
-def _read_file(path: Path, read: Read) -> pd.DataFrame:
-    kind = _READERS.get(path.suffix.lower())
-    if kind is None:
-        raise DataValidationError(
-            f"{path}: unsupported file type '{path.suffix}'; use .csv or .parquet (or a folder of them)."
-        )
-    try:
-        if kind == "csv":
-            wanted = None if read.columns is None else set(read.columns)
-            frame = pd.read_csv(path, usecols=None if wanted is None else lambda c: c in wanted)
-        else:
-            frame = _read_parquet(path, read)
-    except pd.errors.EmptyDataError as exc:
-        raise DataValidationError(f"{path} is empty: no header and no rows.") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataValidationError(f"{path} cannot be read as {kind.upper()}: {first}") from exc
-    if frame.empty and not frame.attrs.get("filtered"):
-        raise DataValidationError(f"{path} has a header but no rows.")
-    return frame
-
-
-def _read_parquet(path: Path, read: Read) -> pd.DataFrame:
-    """Only the columns and rows asked for, where the file's types allow the push-down."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    schema = pq.read_schema(path)
-    columns = None if read.columns is None else [c for c in read.columns if c in schema.names]
-    filters = None
-    ts = read.timestamp or ""
-    if read.windowed and ts in schema.names and pa.types.is_timestamp(schema.field(ts).type):
-        tz = schema.field(ts).type.tz
-
-        def at(t: dt.datetime) -> pd.Timestamp:  # naive timestamps are UTC, as when parsed
-            return pd.Timestamp(t).tz_localize("UTC") if tz else pd.Timestamp(t)
-
-        filters = [(ts, ">=", at(read.start))] if read.start is not None else []
-        filters += [(ts, "<", at(read.end))] if read.end is not None else []
-    frame = pd.read_parquet(path, columns=columns, filters=filters or None)
-    frame.attrs["filtered"] = bool(filters)
-    if filters:
-        frame.attrs["span"] = _parquet_span(path, ts)
-    return frame
-
-
-def _parquet_span(path: Path, ts: str) -> tuple[dt.datetime, dt.datetime] | None:
-    """First and last timestamp of a Parquet file, from its timestamp column alone."""
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    column = pq.read_table(path, columns=[ts]).column(ts)
-    if len(column) == 0:
-        return None
-    bounds = pc.min_max(column)
-    return (
-        _naive_utc(bounds["min"].as_py()),
-        _naive_utc(bounds["max"].as_py()),
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -416,93 +332,6 @@ def validate_frame(
     return Dataset(frame=frame[[ts, *features, target]], schema=schema, source=source, span=span)
 
 
-def _line(col: pd.Series, position: int) -> int:
-    """The file line of a row (header = line 1): rows keep their place in the file when a window
-    of them is validated."""
-    label = col.index[position]
-    return int(label) + 2 if isinstance(label, (int, np.integer)) else position + 2
-
-
-def _show(value: Any) -> str:
-    """A value as a user would write it: 'abc', 2024-13-45, inf — not np.float64(inf)."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    return repr(value) if isinstance(value, str) else str(value)
-
-
-def _parse_timestamps(col: pd.Series, source: str, name: str) -> pd.Series:
-    if col.isna().any():
-        row = int(np.flatnonzero(col.isna().to_numpy())[0])
-        raise DataValidationError(
-            f"{source}: column {name!r} has an empty timestamp (row {_line(col, row)})."
-        )
-    parsed = pd.to_datetime(col, errors="coerce", utc=True, format="mixed")
-    bad = parsed.isna()
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataValidationError(
-            f"{source}: column {name!r} has an unparseable date {_show(col.iloc[row])} (row {_line(col, row)}; "
-            f"{int(bad.sum())} bad in all)."
-        )
-    return parsed.dt.tz_localize(None)
-
-
-def _is_numeric_like(col: pd.Series) -> bool:
-    if pd.api.types.is_bool_dtype(col):
-        return False
-    return bool(pd.api.types.is_numeric_dtype(col))
-
-
-def _to_numeric(col: pd.Series, source: str, name: str, strict_kind: bool) -> pd.Series:
-    if pd.api.types.is_bool_dtype(col):
-        raise DataValidationError(
-            f"{source}: column {name!r} is boolean but the model expects numbers."
-        )
-    if pd.api.types.is_numeric_dtype(col):
-        return col.astype(float)
-    converted = pd.to_numeric(col, errors="coerce")
-    bad = converted.isna() & col.notna()
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataValidationError(
-            f"{source}: column {name!r} must be numeric but holds {_show(col.iloc[row])} (row {_line(col, row)}; "
-            f"{int(bad.sum())} non-numeric values)."
-        )
-    return converted.astype(float)
-
-
-def _validate_target(col: pd.Series, cfg: Config, source: str) -> pd.Series:
-    name = cfg.target
-    if cfg.task == "regression":
-        values = _to_numeric(col, source, name, True)
-        arr = values.to_numpy(dtype=float)
-        bad = ~np.isfinite(arr)
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise DataValidationError(
-                f"{source}: target {name!r} has {int(bad.sum())} missing or infinite values "
-                f"(first {_show(col.iloc[row])} at row {_line(col, row)})."
-            )
-        if (problem := check_target(arr, cfg.primary_metric, source, name)) is not None:
-            raise DataValidationError(problem)
-        return values
-    if col.isna().any():
-        row = int(np.flatnonzero(col.isna().to_numpy())[0])
-        raise DataValidationError(
-            f"{source}: target {name!r} has {int(col.isna().sum())} missing labels (first at row {_line(col, row)})."
-        )
-    labels = sorted(col.astype(str).unique())
-    if len(labels) != 2:
-        raise DataValidationError(
-            f"{source}: binary classification needs exactly 2 classes in target {name!r}; found "
-            f"{len(labels)}: {', '.join(labels[:5])}{'…' if len(labels) > 5 else ''}."
-        )
-    positive = (
-        "1" if labels == ["0", "1"] else ("True" if labels == ["False", "True"] else labels[1])
-    )
-    return (col.astype(str) == positive).astype(np.int64)
-
-
 # --------------------------------------------------------------------------------------------
 # Time windows
 # --------------------------------------------------------------------------------------------
@@ -581,9 +410,3 @@ def fingerprint(frame: pd.DataFrame) -> str:
     h.update(",".join(map(str, frame.columns)).encode())
     h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return h.hexdigest()
-
-
-def _naive_utc(t: dt.datetime) -> dt.datetime:
-    if t.tzinfo is not None:
-        t = t.astimezone(dt.UTC).replace(tzinfo=None)
-    return t

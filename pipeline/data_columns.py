@@ -1,0 +1,100 @@
+"""One column at a time: timestamps, numbers stored as text, the target; each problem a one-line
+``DataValidationError`` naming the source, the column, the row and the value."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.config import Config
+from pipeline.errors import DataValidationError
+from pipeline.measures import check_target
+
+
+def _line(col: pd.Series, position: int) -> int:
+    """The file line of a row (header = line 1): rows keep their place in the file when a window
+    of them is validated."""
+    label = col.index[position]
+    return int(label) + 2 if isinstance(label, (int, np.integer)) else position + 2
+
+
+def _show(value: Any) -> str:
+    """A value as a user would write it: 'abc', 2024-13-45, inf — not np.float64(inf)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _parse_timestamps(col: pd.Series, source: str, name: str) -> pd.Series:
+    if col.isna().any():
+        row = int(np.flatnonzero(col.isna().to_numpy())[0])
+        raise DataValidationError(
+            f"{source}: column {name!r} has an empty timestamp (row {_line(col, row)})."
+        )
+    parsed = pd.to_datetime(col, errors="coerce", utc=True, format="mixed")
+    bad = parsed.isna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataValidationError(
+            f"{source}: column {name!r} has an unparseable date {_show(col.iloc[row])} (row {_line(col, row)}; "
+            f"{int(bad.sum())} bad in all)."
+        )
+    return parsed.dt.tz_localize(None)
+
+
+def _is_numeric_like(col: pd.Series) -> bool:
+    if pd.api.types.is_bool_dtype(col):
+        return False
+    return bool(pd.api.types.is_numeric_dtype(col))
+
+
+def _to_numeric(col: pd.Series, source: str, name: str, strict_kind: bool) -> pd.Series:
+    if pd.api.types.is_bool_dtype(col):
+        raise DataValidationError(
+            f"{source}: column {name!r} is boolean but the model expects numbers."
+        )
+    if pd.api.types.is_numeric_dtype(col):
+        return col.astype(float)
+    converted = pd.to_numeric(col, errors="coerce")
+    bad = converted.isna() & col.notna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataValidationError(
+            f"{source}: column {name!r} must be numeric but holds {_show(col.iloc[row])} (row {_line(col, row)}; "
+            f"{int(bad.sum())} non-numeric values)."
+        )
+    return converted.astype(float)
+
+
+def _validate_target(col: pd.Series, cfg: Config, source: str) -> pd.Series:
+    name = cfg.target
+    if cfg.task == "regression":
+        values = _to_numeric(col, source, name, True)
+        arr = values.to_numpy(dtype=float)
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DataValidationError(
+                f"{source}: target {name!r} has {int(bad.sum())} missing or infinite values "
+                f"(first {_show(col.iloc[row])} at row {_line(col, row)})."
+            )
+        if (problem := check_target(arr, cfg.primary_metric, source, name)) is not None:
+            raise DataValidationError(problem)
+        return values
+    if col.isna().any():
+        row = int(np.flatnonzero(col.isna().to_numpy())[0])
+        raise DataValidationError(
+            f"{source}: target {name!r} has {int(col.isna().sum())} missing labels (first at row {_line(col, row)})."
+        )
+    labels = sorted(col.astype(str).unique())
+    if len(labels) != 2:
+        raise DataValidationError(
+            f"{source}: binary classification needs exactly 2 classes in target {name!r}; found "
+            f"{len(labels)}: {', '.join(labels[:5])}{'…' if len(labels) > 5 else ''}."
+        )
+    positive = (
+        "1" if labels == ["0", "1"] else ("True" if labels == ["False", "True"] else labels[1])
+    )
+    return (col.astype(str) == positive).astype(np.int64)
