@@ -125,14 +125,22 @@ def rollback(
     )
 
 
+def decide_veto(
+    cfg: Config, reg: Registry, *, by: str, promotion_id: int, reason: str, as_admin: bool = False
+) -> dict[str, Any]:
+    row = reg.veto_promotion(promotion_id, by=by, reason=reason, as_admin=as_admin)
+    deliver(cfg, reg)  # announced in the veto's transaction
+    return row
+
+
 def veto(
     cfg: Config, reg: Registry, *, username: str | None, promotion_id: int, reason: str
 ) -> dict[str, Any]:
     require(reg, username)
     assert username is not None
-    row = reg.veto_promotion(promotion_id, by=username, reason=reason, as_admin=True)
-    deliver(cfg, reg)  # announced in the veto's transaction
-    return row
+    return decide_veto(
+        cfg, reg, by=username, promotion_id=promotion_id, reason=reason, as_admin=True
+    )
 
 
 # ----------------------------------------------------------------------------- rollouts

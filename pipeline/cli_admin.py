@@ -266,11 +266,12 @@ def cmd_promotions(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_veto(cfg: Config, args: argparse.Namespace) -> int:
-    from pipeline.notify import deliver
+    from pipeline import admin
 
     with _registry(cfg) as reg:
-        row = reg.veto_promotion(args.promotion_id, by=args.by, reason=args.reason)
-        deliver(cfg, reg)
+        row = admin.decide_veto(
+            cfg, reg, by=args.by, promotion_id=args.promotion_id, reason=args.reason
+        )
     print(f"Vetoed promotion {row['id']}: version {row['version']} will not become champion.")
     return 0
 

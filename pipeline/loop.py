@@ -252,11 +252,6 @@ def run_in_process(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any
 REVIEW_WARNING = dt.timedelta(days=2)
 
 
-def review_facts(reg: Registry, review: Any) -> dict[str, Any]:
-    """The figures a notification about a review carries (from the comparison it was made on)."""
-    return reg.review_facts(review)
-
-
 def housekeeping(cfg: Config, reg: Registry, as_of: dt.datetime) -> list[int]:
     """What every run does first, in its logical time: retry undelivered notifications, apply
     promotions whose notice passed, expire stale reviews and warn of those about to expire, and
@@ -274,7 +269,7 @@ def housekeeping(cfg: Config, reg: Registry, as_of: dt.datetime) -> list[int]:
                 "review_expiring",
                 key=f"review_expiring:{review.id}",
                 expires_at=review.expires_at,
-                **review_facts(reg, review),
+                **reg.review_facts(review),
             )
     if cfg.review_digest:
         review_digest(cfg, reg, as_of)
@@ -290,7 +285,7 @@ def review_digest(cfg: Config, reg: Registry, as_of: dt.datetime) -> None:
     year, week, _ = as_of.isocalendar()
     lines = []
     for review in pending:
-        facts = review_facts(reg, review)
+        facts = reg.review_facts(review)
         gain = facts.get("relative_improvement")
         lines.append(
             f"review {review.id}: version {review.challenger_version} vs v{review.expected_champion}"
