@@ -63,7 +63,12 @@ def cmd_drift(cfg: Config, args: argparse.Namespace) -> int:
         if c not in categorical:
             ref[c], cur[c] = ref[c].astype(float), cur[c].astype(float)
     report = drift.detect_drift(
-        ref, cur, features=features, categorical=categorical, thresholds=cfg.drift_thresholds()
+        ref,
+        cur,
+        features=features,
+        categorical=categorical,
+        thresholds=cfg.drift_thresholds(),
+        n_threads=cfg.n_threads,
     )
     if args.json:
         out = {

@@ -89,6 +89,7 @@ class Config:
     review_digest: bool
     approvals_required: int
     bootstrap_resamples: int
+    n_threads: int
     schedule: str
     queue: str
     retries: int

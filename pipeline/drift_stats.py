@@ -1,7 +1,7 @@
 """Drift statistics on arrays: KS, PSI and Wasserstein, exact and from sorted columns.
 
 Every function takes arrays and returns numbers: no clock, no logging, no DataFrames. The exact
-two-sample statistics come from one merge of the two sorted samples (``sorted_distances``), so a
+two-sample statistics come from a merge of the two sorted samples (``sorted_distances``), so a
 column is sorted once and KS D, its p-value and the Wasserstein distance all follow in linear time,
 equal to ``scipy.stats.ks_2samp`` and ``scipy.stats.wasserstein_distance`` (tested within 1e-9).
 """
@@ -31,36 +31,57 @@ class KsResult:
 
 
 def ks_p_value(d: float, n_ref: int, n_cur: int) -> float:
-    """Two-sided KS p-value for the asymptotic case, as scipy computes it (``kstwo.sf(d, round(en))``).
+    """Two-sided KS p-value for large samples, as ``scipy.stats.ks_2samp`` computes it:
+    ``kstwo.sf(d, round(en))``.
 
-    ``kolmogorov`` is a cheap stand-in where the p-value is below 1e-7, where the two agree within
-    1e-6 absolute and scipy's exact distribution is slow.
+    Where scipy sums Birnbaum and Tingey's series term by term (O(en): 0.2 s a column at 500k
+    rows, more than the statistic itself) the same series is summed here in numpy, in log space
+    (``smirnov_sf``); where the p-value is below 1e-7, Smirnov's limit ``kolmogorov`` stands in
+    (within 1e-7 absolute). Everywhere else it is scipy's own call.
     """
     m, n = max(n_ref, n_cur), min(n_ref, n_cur)
     en = m * n / (m + n)
-    fast = float(special.kolmogorov(d * math.sqrt(en)))
-    if fast < 1e-7:
-        return fast
-    return float(np.clip(stats.kstwo.sf(d, np.round(en)), 0, 1))
+    limit = float(special.kolmogorov(d * math.sqrt(en)))
+    if limit < 1e-7:
+        return limit
+    k = round(en)
+    t, square = k * d, k * d * d
+    if k > 140 and 1.0 < t < k - 1 and (d >= 0.5 or 2.2 <= square < 370.0):  # scipy's branches
+        return min(1.0, 2.0 * smirnov_sf(k, d))
+    return float(np.clip(stats.kstwo.sf(d, k), 0, 1))
 
 
 def ks_p_value_fast(d: float, n_ref: int, n_cur: int) -> float:
     """Smirnov's asymptotic p-value, ``kolmogorov(d * sqrt(en))``: what a profile check reports.
 
     The sketch's D is itself within 0.001 of the exact one, so scipy's slower exact distribution
-    (up to hundreds of milliseconds a column) would buy no accuracy; the two differ by < 1e-3.
+    would buy no accuracy; the two differ by < 1e-3.
     """
     m, n = max(n_ref, n_cur), min(n_ref, n_cur)
     return float(special.kolmogorov(d * math.sqrt(m * n / (m + n))))
 
 
-def sorted_distances(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
+def smirnov_sf(n: int, x: float) -> float:
+    """``scipy.special.smirnov(n, x)``, P(D+ >= x), by Birnbaum and Tingey's sum over all terms
+    in log space: ``x * sum_j C(n, j) (1 - x - j/n)^(n - j) (x + j/n)^(j - 1)`` (within 1e-9
+    relative of scipy up to n = 10^6, tested)."""
+    j = np.arange(math.floor(n * (1.0 - x)) + 1, dtype=float)
+    log_terms = special.gammaln(n + 1.0) - special.gammaln(j + 1.0) - special.gammaln(n - j + 1.0)
+    with np.errstate(divide="ignore"):  # the last term is 0 when n (1 - x) is a whole number
+        log_terms += (n - j) * np.log1p(-x - j / n) + (j - 1.0) * np.log(x + j / n)
+    return float(x * math.exp(special.logsumexp(log_terms)))
+
+
+def sorted_distances(
+    ref: np.ndarray, cur: np.ndarray, *, block: int = 1 << 15
+) -> tuple[float, float]:
     """KS D and the Wasserstein-1 distance of two sorted, finite, non-empty samples.
 
-    One stable merge of the two sorted runs (timsort merges them in linear time) gives both
-    empirical CDFs at every value; D is read at the last position of each run of ties (where
-    both CDFs are right-continuous, as scipy evaluates them) and Wasserstein is the area between
-    the CDFs, ``sum |F - G| * diff(values)``, scipy's own formula.
+    A stable merge of the two sorted runs gives both empirical CDFs at every value; D is read at
+    the last position of each run of ties (where both CDFs are right-continuous, as scipy
+    evaluates them) and Wasserstein is the area between the CDFs, ``sum |F - G| * diff(values)``,
+    scipy's own formula. The merge runs ``block`` reference values at a time, with the current
+    values that fall among them, so each step works in the CPU's cache (a third faster at 500k).
 
     Examples
     --------
@@ -68,22 +89,42 @@ def sorted_distances(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
     >>> d, w = sorted_distances(a, b)
     >>> round(d, 6), round(w, 6)
     (0.333333, 0.5)
+    >>> sorted_distances(a, b, block=1) == sorted_distances(a, b)
+    True
     """
     n, m = len(ref), len(cur)
-    both = np.concatenate([ref, cur])
-    order = np.argsort(both, kind="stable")
-    values = both[order]
-    # F_ref - F_cur at position k: c/n - (k + 1 - c)/m, with c the reference values among the first k + 1.
-    diff = np.cumsum(order < n) * (1.0 / n + 1.0 / m)
-    diff -= np.arange(1, n + m + 1) * (1.0 / m)
-    np.abs(diff, out=diff)
-    steps = np.diff(values)
-    w = float(np.dot(diff[:-1], steps))
-    if steps.all():  # no ties: every position ends a run
-        d = float(diff.max())
-    else:
-        d = float(max(diff[:-1][steps != 0].max(initial=0.0), diff[-1]))
-    return d, w
+    # n * m * (F_ref - F_cur) steps by +m at a reference value and by -n at a current one: integers,
+    # exact in float64 below 2**53, so a running sum gives both CDFs at every position.
+    up, down = float(n + m), float(n)
+    cut_ref = np.arange(block, n, block)
+    # The stable merge puts a reference value before equal current ones: a block ends there.
+    cut_cur = np.searchsorted(cur, ref[cut_ref], side="left")
+    ends_ref, ends_cur = [0, *cut_ref.tolist(), n], [0, *cut_cur.tolist(), m]
+    level, area, d = 0.0, 0.0, 0.0
+    last_value, last_gap = math.nan, 0.0
+    for k in range(len(ends_ref) - 1):
+        r = ref[ends_ref[k] : ends_ref[k + 1]]
+        both = np.concatenate([r, cur[ends_cur[k] : ends_cur[k + 1]]])
+        order = np.argsort(both, kind="stable")
+        values = both[order]
+        gap = (order < len(r)) * up
+        gap -= down
+        np.cumsum(gap, out=gap)
+        gap += level
+        level = float(gap[-1])
+        np.abs(gap, out=gap)
+        if k:  # the step from the previous block's last value to this block's first
+            step = float(values[0]) - last_value
+            area += last_gap * step
+            if step != 0:
+                d = max(d, last_gap)
+        steps = np.diff(values)
+        area += float(np.einsum("i,i->", gap[:-1], steps))  # not BLAS: its threads spin beside ours
+        inner = gap[:-1] if steps.all() else gap[:-1][steps != 0]  # ends of runs of ties
+        d = max(d, float(inner.max(initial=0.0)))
+        last_value, last_gap = float(values[-1]), float(gap[-1])
+    scale = 1.0 / (float(n) * float(m))
+    return max(d, last_gap) * scale, area * scale
 
 
 def ks_sorted(ref: np.ndarray, cur: np.ndarray, d: float | None = None) -> KsResult:

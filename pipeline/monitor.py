@@ -115,6 +115,7 @@ def drift_check(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
         importance=version.feature_importance,
         concept=concept,
         reference_label=label,
+        n_threads=cfg.n_threads,
     )
     facts = age_and_volume(cfg, reg, ctx)
     triggers = evaluate_triggers(

@@ -310,6 +310,15 @@ RUN_SETTINGS: tuple[Setting, ...] = (
         lambda x: x >= 1000,
         "an int >= 1000",
     ),
+    Setting(
+        "n_threads",
+        "int",
+        0,
+        "Threads a task may use (drift checks compare one feature a thread); 0: every core the "
+        "task may run on.",
+        lambda x: 0 <= x <= 256,
+        "an int from 0 to 256",
+    ),
     Setting("schedule", "str", "0 2 1 * *", "Cron schedule of the retraining DAG."),
     Setting("queue", "str", "default", "Airflow queue of the tasks that write the registry."),
     Setting("retries", "int", 2, "Airflow retries per task.", non_negative, "an int >= 0"),

@@ -33,9 +33,10 @@ def test_sorted_distances_equal_scipy(n, m, shift, discrete):
     a, b = rng.normal(size=n), rng.normal(shift, 1, size=m)
     if discrete:
         a, b = np.round(a * 3), np.round(b * 3)
-    d, w = sorted_distances(np.sort(a), np.sort(b))
-    assert abs(d - stats.ks_2samp(a, b).statistic) < 1e-9
-    assert abs(w - stats.wasserstein_distance(a, b)) < 1e-9
+    for block in (997, 1 << 15):
+        d, w = sorted_distances(np.sort(a), np.sort(b), block=block)
+        assert abs(d - stats.ks_2samp(a, b).statistic) < 1e-9
+        assert abs(w - stats.wasserstein_distance(a, b)) < 1e-9
 
 
 samples = arrays(np.float64, st.integers(1, 200), elements=st.integers(-50, 50).map(float))
@@ -48,6 +49,10 @@ def test_sorted_distances_equal_scipy_on_any_small_sample(a, b):
     d, w = sorted_distances(np.sort(a), np.sort(b))
     assert abs(d - stats.ks_2samp(a, b).statistic) < 1e-9
     assert abs(w - stats.wasserstein_distance(a, b)) < 1e-9
+    for block in (1, 3, 16):  # blocks boundaries inside runs of ties, and empty current parts
+        assert sorted_distances(np.sort(a), np.sort(b), block=block) == pytest.approx(
+            (d, w), abs=1e-9
+        )
 
 
 @settings(max_examples=60, deadline=None)
