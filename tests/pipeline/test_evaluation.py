@@ -175,7 +175,7 @@ def test_bootstrap_is_seeded(metric, seed, other):
 
 @pytest.mark.parametrize("n_resamples", [1, 7, 1500])
 def test_bootstrap_returns_n_resamples_across_chunks(n_resamples, monkeypatch):
-    monkeypatch.setattr("pipeline.evaluation.CHUNK_CELLS", 500)  # 10 resamples per chunk
+    monkeypatch.setattr("pipeline.bootstrap.CHUNK_CELLS", 500)  # 10 resamples per chunk
     y, a, b = two_models("mae", 12, n=50)
     res = paired_bootstrap("mae", y, a, b, n_resamples=n_resamples, rng=np.random.default_rng(0))
     assert res.improvements.shape == res.relative.shape == (n_resamples,)
