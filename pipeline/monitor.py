@@ -67,7 +67,7 @@ def drift_check(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
     Returns whether a retraining should start and why (data drift, concept drift, the performance
     floor or the data volume), honouring ``min_retrain_interval_days`` after the last retraining.
     """
-    from pipeline.loop import housekeeping
+    from pipeline.housekeeping import housekeeping
 
     housekeeping(cfg, reg, ctx.as_of)
     done = reg.drift_report_for_run(ctx.run_id)
