@@ -89,6 +89,9 @@ class Config:
     review_digest: bool
     approvals_required: int
     bootstrap_resamples: int
+    bootstrap_group: str
+    baseline: str
+    baseline_season_days: float
     n_threads: int
     schedule: str
     queue: str
@@ -358,6 +361,13 @@ def load_config(
         raise ConfigError(
             "The 'min_relative_improvement' setting must not exceed 'auto_promote_threshold' "
             f"({values['auto_promote_threshold']}). Got {values['min_relative_improvement']} instead."
+        )
+    if values["baseline"] in ("last_value", "seasonal_naive") and not values["key_columns"]:
+        raise _bad(
+            SETTINGS_BY_NAME["baseline"],
+            values["baseline"],
+            raw["baseline"][1],
+            "mean or none unless key_columns names the series to follow",
         )
     for name in ("start_date", "demo_start", "demo_data_drift_date", "demo_concept_drift_date"):
         _check_date(SETTINGS_BY_NAME[name], values[name], raw[name][1])

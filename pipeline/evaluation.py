@@ -11,9 +11,11 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from pipeline.baselines import Baseline
 from pipeline.bootstrap import (
     CHUNK_CELLS,
     BootstrapResult,
+    effective_size,
     paired_bootstrap,
     paired_bootstrap_loop,
 )
@@ -60,6 +62,38 @@ def _per_row_loss(metric: str, y: np.ndarray, p: np.ndarray) -> np.ndarray:
     return np.abs(y - p)
 
 
+def _over_baseline(
+    metric: str,
+    y: np.ndarray,
+    baseline: Baseline,
+    challenger_pred: np.ndarray,
+    ch_metrics: dict[str, float],
+    n_resamples: int,
+    seed: int,
+    measure: str,
+    groups: np.ndarray | None,
+) -> dict[str, Any]:
+    """The challenger against the naive baseline on the same rows and the same kind of draws."""
+    value = score(metric, y, baseline.predictions)
+    sign = 1.0 if metric_higher_is_better(metric) else -1.0
+    boot = paired_bootstrap(
+        metric,
+        y,
+        baseline.predictions,
+        challenger_pred,
+        n_resamples=n_resamples,
+        rng=np.random.default_rng(seed + 1),
+        measure=measure,
+        groups=groups,
+    )
+    return {
+        "baseline": baseline.label,
+        "baseline_value": value,
+        "baseline_improvement": float(scaled(sign * (ch_metrics[metric] - value), value, measure)),
+        "baseline_p_value": boot.p_value,
+    }
+
+
 def compare(
     *,
     task: str,
@@ -75,14 +109,33 @@ def compare(
     holdout_start: str = "",
     holdout_end: str = "",
     measure: str | None = None,
+    baseline: Baseline | None = None,
+    groups: np.ndarray | None = None,
+    group_label: str = "rows",
 ) -> Comparison:
     """Score both models on the same rows; bootstrap the primary metric's improvement, measured
-    as ``measure`` says (default: ``pipeline.measures.default_measure``)."""
+    as ``measure`` says (default: ``pipeline.measures.default_measure``), over the champion and
+    over the naive ``baseline``. With ``groups`` (a code per row) the bootstrap draws whole groups.
+    """
     measure = measure or default_measure(metric)
     y = np.asarray(y, dtype=float)
     higher = metric_higher_is_better(metric)
     invalid = validity(challenger_pred)
     ch_metrics = {} if invalid else all_metrics(task, y, challenger_pred)
+    sampling: dict[str, Any] = dict(
+        bootstrap_groups=group_label,
+        n_groups=None if groups is None else int(np.max(groups, initial=-1)) + 1,
+        effective_n=None,
+    )
+    if baseline is not None and not invalid:  # what the holdout is worth against the baseline
+        sampling["effective_n"] = effective_size(
+            metric, y, baseline.predictions, challenger_pred, groups
+        )
+        sampling.update(
+            _over_baseline(
+                metric, y, baseline, challenger_pred, ch_metrics, n_resamples, seed, measure, groups
+            )
+        )
     base: dict[str, Any] = dict(
         metric=metric,
         higher_is_better=higher,
@@ -94,6 +147,7 @@ def compare(
         invalid_reason=invalid,
         challenger_metrics=ch_metrics,
         improvement_measure=measure,
+        **sampling,
     )
     ch_value = ch_metrics.get(metric, float("nan"))
     # Without a usable champion, or with an invalid challenger, there is nothing to test.
@@ -137,12 +191,16 @@ def compare(
         n_resamples=n_resamples,
         rng=np.random.default_rng(seed),
         measure=measure,
+        groups=groups,
     )
+    base["effective_n"] = effective_size(metric, y, champion_pred, challenger_pred, groups)
     ttest_p: float | None = None
     if task == "regression":
-        la, lb = _per_row_loss(metric, y, champion_pred), _per_row_loss(metric, y, challenger_pred)
-        if np.ptp(la - lb) > 0:
-            ttest_p = float(stats.ttest_rel(la, lb, alternative="greater").pvalue)
+        d = _per_row_loss(metric, y, champion_pred) - _per_row_loss(metric, y, challenger_pred)
+        if groups is not None:  # one paired difference per group: the groups are the units
+            d = np.bincount(groups, d) / np.maximum(np.bincount(groups), 1)
+        if len(d) > 1 and np.ptp(d) > 0:
+            ttest_p = float(stats.ttest_1samp(d, 0.0, alternative="greater").pvalue)
     return Comparison(
         champion_version=champion_version,
         challenger_value=ch_value,

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pipeline import baselines, bootstrap, evaluation, training
 from pipeline import data as data_mod
 from pipeline import drift as drift_mod
-from pipeline import evaluation, training
 from pipeline.config import Config
 from pipeline.context import (
     DAG_ID,
@@ -172,6 +172,19 @@ def evaluate_challenger(
         champion_model = training.loads(reg.load_model_bytes(champ.version))
         champ_schema = data_mod.Schema.from_dict(reg.get_version(champ.version).schema)
         champ_pred = training.predict(champion_model, w.holdout, champ_schema, cfg.task)
+    schema = ds.schema
+    groups, group_label = bootstrap.holdout_groups(w.holdout, cfg.bootstrap_group, schema.timestamp)
+    naive = baselines.naive(
+        cfg.baseline,
+        task=cfg.task,
+        metric=cfg.primary_metric,
+        train=w.train,
+        holdout=w.holdout,
+        target=schema.target,
+        timestamp=schema.timestamp,
+        keys=tuple(cfg.key_columns or ()),
+        season_days=cfg.baseline_season_days,
+    )
     comparison = evaluation.compare(
         task=cfg.task,
         metric=cfg.primary_metric,
@@ -185,6 +198,9 @@ def evaluate_challenger(
         holdout_start=w.holdout_start.isoformat(),
         holdout_end=w.as_of.isoformat(),
         measure=measure_for(cfg.primary_metric, cfg.improvement_measure),
+        baseline=naive,
+        groups=groups,
+        group_label=group_label,
     )
     decision = decide(comparison, Policy.from_config(cfg))
     cid = reg.record_comparison(ctx.run_id, comparison)

@@ -3,12 +3,14 @@
 Order of the rules:
 
 1. invalid challenger (NaN or constant predictions, or worse than ``metric_floor``) -> reject;
-2. no champion -> promote (the first valid model becomes champion); a champion whose own
-   predictions are invalid on this holdout -> review (a person decides whether to replace it);
-3. improvement >= ``auto_promote_threshold`` and p < ``alpha`` -> promote, or review when
-   ``require_approval`` is set;
-4. improvement >= ``min_relative_improvement`` (below the auto threshold, or not significant) -> review;
-5. otherwise -> reject.
+2. a champion whose own predictions are invalid on this holdout -> review (a person decides
+   whether to replace it);
+3. no champion -> promote when the model beats the naive baseline with significance, else review
+   (the first model too must beat predicting the training mean);
+4. improvement >= ``auto_promote_threshold`` and p < ``alpha`` -> promote, or review when
+   ``require_approval`` is set or the challenger does not beat the baseline with significance;
+5. improvement >= ``min_relative_improvement`` (below the auto threshold, or not significant) -> review;
+6. otherwise -> reject.
 
 A rejection is a normal Decision, not an exception. Every reason is a sentence with its numbers.
 """
@@ -57,6 +59,31 @@ def _below_floor(c: Comparison, floor: float | None) -> bool:
     return c.challenger_value < floor if c.higher_is_better else c.challenger_value > floor
 
 
+def _short_of_baseline(c: Comparison, policy: Policy) -> str | None:
+    """Why the challenger has not shown it beats the naive baseline, or None (it has, or the
+    comparison has no baseline)."""
+    if c.baseline is None or c.baseline_value is None or c.baseline_improvement is None:
+        return None
+    p = c.baseline_p_value if c.baseline_p_value is not None else 1.0
+    if c.baseline_improvement > 0 and p < policy.alpha:
+        return None
+    return (
+        f"it does not beat the naive baseline ({c.baseline}: {c.metric} {c.baseline_value:.4g}) "
+        f"with significance (improvement {_pct(c.baseline_improvement)}, p = {p:.3g}, "
+        f"alpha {policy.alpha})"
+    )
+
+
+def _beats_baseline(c: Comparison) -> str:
+    if c.baseline is None or c.baseline_value is None or c.baseline_improvement is None:
+        return ""
+    p = c.baseline_p_value if c.baseline_p_value is not None else 1.0
+    return (
+        f"; it beats the naive baseline ({c.baseline}: {c.metric} {c.baseline_value:.4g}) by "
+        f"{_pct(c.baseline_improvement)}, p = {p:.3g}"
+    )
+
+
 def decide(c: Comparison, policy: Policy) -> Decision:
     """Promote, review or reject the challenger of ``c``.
 
@@ -96,13 +123,19 @@ def decide(c: Comparison, policy: Policy) -> Decision:
                 "An admin should decide whether to replace the champion.",
             ),
         )
+    short_of_baseline = _short_of_baseline(c, policy)
     if not c.has_champion or c.champion_value is None or c.relative_improvement is None:
+        first = f"No champion yet: {name} scores {m} {c.challenger_value:.4g} on {c.n_holdout} holdout rows"
+        if short_of_baseline:
+            return Decision(
+                outcome="review",
+                reasons=(
+                    f"{first}, but {short_of_baseline}: an admin should decide whether it may serve.",
+                ),
+            )
         return Decision(
             outcome="promote",
-            reasons=(
-                f"No champion yet: {name} becomes the first champion with {m} {c.challenger_value:.4g} "
-                f"on {c.n_holdout} holdout rows.",
-            ),
+            reasons=(f"{first} and becomes the first champion{_beats_baseline(c)}.",),
         )
 
     imp, p = c.relative_improvement, c.p_value if c.p_value is not None else 1.0
@@ -117,6 +150,15 @@ def decide(c: Comparison, policy: Policy) -> Decision:
     )
     significant = p < policy.alpha
     if _reaches(imp, policy.auto_promote_threshold) and significant:
+        if short_of_baseline:
+            return Decision(
+                outcome="review",
+                reasons=(
+                    facts,
+                    f"The win clears the auto-promotion bar ({_pct(policy.auto_promote_threshold)}, "
+                    f"p < {policy.alpha}), but {short_of_baseline}: an admin should review.",
+                ),
+            )
         if policy.require_approval:
             return Decision(
                 outcome="review",
@@ -131,7 +173,8 @@ def decide(c: Comparison, policy: Policy) -> Decision:
             reasons=(
                 facts,
                 f"Improvement {_pct(imp)} is at least the auto-promotion threshold "
-                f"{_pct(policy.auto_promote_threshold)} and significant (p = {p:.3g} < alpha {policy.alpha}).",
+                f"{_pct(policy.auto_promote_threshold)} and significant (p = {p:.3g} < alpha {policy.alpha})"
+                f"{_beats_baseline(c)}.",
             ),
         )
     if _reaches(imp, policy.min_relative_improvement):
@@ -146,6 +189,8 @@ def decide(c: Comparison, policy: Policy) -> Decision:
                 f"{_pct(policy.min_relative_improvement)} but below the auto-promotion threshold "
                 f"{_pct(policy.auto_promote_threshold)}: an admin should review."
             )
+        if short_of_baseline:
+            why += f" Also, {short_of_baseline}."
         return Decision(outcome="review", reasons=(facts, why))
     return Decision(
         outcome="reject",

@@ -53,6 +53,15 @@ class Comparison:
     holdout_start: str = ""
     holdout_end: str = ""
     improvement_measure: str = "relative"
+    # The naive baseline on the same rows (pipeline.baselines): what the challenger must beat.
+    baseline: str | None = None
+    baseline_value: float | None = None
+    baseline_improvement: float | None = None  # the challenger's, over the baseline, in the measure
+    baseline_p_value: float | None = None
+    # What the bootstrap resampled (rows, or groups of rows), and what the holdout is worth.
+    bootstrap_groups: str = "rows"
+    n_groups: int | None = None
+    effective_n: float | None = None
 
     @property
     def has_champion(self) -> bool:

@@ -311,6 +311,32 @@ RUN_SETTINGS: tuple[Setting, ...] = (
         "an int >= 1000",
     ),
     Setting(
+        "bootstrap_group",
+        "str",
+        "auto",
+        "What the bootstrap draws as one unit: `auto` (rows that share a timestamp, when any do; "
+        "else rows), `rows`, a time bucket of the timestamp (`30min`, `1h`, `1D`) or a column name.",
+    ),
+    Setting(
+        "baseline",
+        "str",
+        "mean",
+        "The naive forecast a model must beat with significance to be promoted automatically: "
+        "`mean` (training mean, median for MAE/MAPE/sMAPE, base rate for classification), "
+        "`last_value` or `seasonal_naive` (per key_columns), or `none`.",
+        lambda x: x in ("mean", "last_value", "seasonal_naive", "none"),
+        "one of mean, last_value, seasonal_naive, none",
+    ),
+    Setting(
+        "baseline_season_days",
+        "float",
+        7.0,
+        "The season of the `seasonal_naive` baseline: each row is forecast by its key's value this "
+        "many days earlier.",
+        lambda x: 0 < x <= 3660,
+        "a float above 0 and at most 3660",
+    ),
+    Setting(
         "n_threads",
         "int",
         0,

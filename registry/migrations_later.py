@@ -160,3 +160,22 @@ def m011_improvement_measure(db: Database) -> None:
         db,
         "ALTER TABLE comparisons ADD COLUMN improvement_measure TEXT NOT NULL DEFAULT 'relative';",
     )
+
+
+@migrations()
+def m012_baseline_and_groups(db: Database) -> None:
+    """Each comparison's naive baseline (what the challenger had to beat, its score, the
+    challenger's improvement over it and its p-value) and what its bootstrap resampled (rows or
+    groups, how many, and the holdout's effective size). Rows from before had neither: rows."""
+    _execute_script(
+        db,
+        """
+        ALTER TABLE comparisons ADD COLUMN baseline TEXT;
+        ALTER TABLE comparisons ADD COLUMN baseline_value REAL;
+        ALTER TABLE comparisons ADD COLUMN baseline_improvement REAL;
+        ALTER TABLE comparisons ADD COLUMN baseline_p_value REAL;
+        ALTER TABLE comparisons ADD COLUMN bootstrap_groups TEXT NOT NULL DEFAULT 'rows';
+        ALTER TABLE comparisons ADD COLUMN n_groups INTEGER;
+        ALTER TABLE comparisons ADD COLUMN effective_n REAL;
+        """,
+    )

@@ -229,6 +229,13 @@ class VersionsMixin(RegistryBase):
                 "invalid_reason": c.invalid_reason,
                 "holdout_start": c.holdout_start,
                 "holdout_end": c.holdout_end,
+                "baseline": c.baseline,
+                "baseline_value": _num(c.baseline_value),
+                "baseline_improvement": _num(c.baseline_improvement),
+                "baseline_p_value": c.baseline_p_value,
+                "bootstrap_groups": c.bootstrap_groups,
+                "n_groups": c.n_groups,
+                "effective_n": _num(c.effective_n),
                 "created_at": audit.utcnow(),
             }
             cur = db.execute(
@@ -252,6 +259,10 @@ class VersionsMixin(RegistryBase):
                     "champion_value": c.champion_value,
                     "relative_improvement": c.relative_improvement,
                     "p_value": c.p_value,
+                    "baseline": c.baseline,
+                    "baseline_value": _num(c.baseline_value),
+                    "baseline_p_value": c.baseline_p_value,
+                    "bootstrap_groups": c.bootstrap_groups,
                 },
             )
             return cid

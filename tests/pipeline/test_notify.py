@@ -388,7 +388,7 @@ def test_a_review_about_to_expire_is_announced_once_and_undelivered_mail_is_retr
     # The two undelivered messages go out first, with the run on the 10th; the warning comes once.
     assert subjects[:2] == [
         "[ModelGate] Promoted version 1: first champion (mae 1.154)",
-        "[ModelGate] Review requested: version 2 (+2.99% mae, p=0.07892)",
+        "[ModelGate] Review requested: version 2 (+2.99% mae, p=0.08591)",
     ]
     expiring = [s for s in subjects if "Review expiring" in s]
     assert expiring == ["[ModelGate] Review expiring: version 2 (+2.99% mae) expires 2025-06-15"]
