@@ -130,6 +130,35 @@ def improvement_label(comparison: dict[str, Any]) -> str:
     return IMPROVEMENT_LABELS.get(comparison.get("improvement_measure") or "", "improvement")
 
 
+def baseline_text(comparison: dict[str, Any], alpha: float) -> str | None:
+    """What the challenger had to beat besides the champion, as Markdown-safe text, or None."""
+    if not comparison.get("baseline") or comparison.get("baseline_value") is None:
+        return None
+    p = comparison.get("baseline_p_value")
+    verdict = (
+        "beats it"
+        if (comparison.get("baseline_improvement") or 0) > 0 and p is not None and p < alpha
+        else "has not shown it beats it"
+    )
+    return (
+        f"Naive baseline ({md(comparison['baseline'])}): {md(comparison['metric'])} "
+        f"{num(comparison['baseline_value'])}; the challenger {verdict} "
+        f"({pct(comparison.get('baseline_improvement'))}, p = {num(p, 3)})."
+    )
+
+
+def sampling_text(comparison: dict[str, Any]) -> str:
+    """What the bootstrap drew as one unit and what the holdout is worth, as Markdown-safe text."""
+    unit = comparison.get("bootstrap_groups") or "rows"
+    n = comparison.get("n_holdout") or 0
+    drawn = "single rows" if unit == "rows" else f"whole groups, {md(unit)}"
+    if unit != "rows" and comparison.get("n_groups"):
+        drawn += f" ({comparison['n_groups']:,} groups)"
+    eff = comparison.get("effective_n")
+    worth = f"; effective size {eff:,.0f} of {n:,} rows" if eff is not None else ""
+    return f"Bootstrap resampled {drawn}{worth}."
+
+
 def plot_text(value: object) -> str:
     """A value shown in a Plotly figure (axis labels, hover text), which understands a few HTML
     tags: escaped so they show as typed."""

@@ -19,7 +19,7 @@ from pipeline import data as data_mod
 from pipeline import drift as drift_mod
 from pipeline import evaluation, training
 from pipeline.config import Config
-from pipeline.context import MONITOR_TRIGGERS, RunContext, age_and_volume, load_data
+from pipeline.context import DAG_ID, MONITOR_TRIGGERS, RunContext, age_and_volume, load_data
 from pipeline.errors import ModelGateError
 from pipeline.notify import notify
 from pipeline.triggers import evaluate_triggers
@@ -81,7 +81,7 @@ def drift_check(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
         }
     champ = reg.current_champion()
     if champ is None:
-        return {"retrain": True, "reasons": ["no_champion"], "report_id": None}
+        return _without_champion(reg)
     version = reg.get_version(champ.version)
     schema = data_mod.Schema.from_dict(version.schema)
     start = ctx.as_of - dt.timedelta(days=cfg.drift_window_days)
@@ -176,6 +176,24 @@ def drift_check(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
         "report_id": rid,
         "cooling_down": triggers.held,
         "already_retrained": handled,
+    }
+
+
+def _without_champion(reg: Registry) -> dict[str, Any]:
+    """No champion to compare with: retrain only when nothing has been trained yet. Once a first
+    model has been tried, an admin's review decides on it, and the retraining schedule (or a
+    manual run) tries again: a first model that did not beat its baseline would otherwise be
+    retrained at every check (on the 2013 flights: twice in June, each one expiring unreviewed)."""
+    waiting = [r.id for r in reg.reviews("pending") if r.expected_champion is None]
+    tried = reg.last_retraining_as_of(DAG_ID) is not None
+    retrain = not waiting and not tried
+    return {
+        "retrain": retrain,
+        "reasons": ["no_champion"] if retrain else [],
+        "report_id": None,
+        "cooling_down": None,
+        "already_retrained": tried,
+        "waiting_for_review": waiting[0] if waiting else None,
     }
 
 

@@ -148,6 +148,12 @@ _LABELS = {
     "challenger_value": "Challenger",
     "relative_improvement": "Improvement",
     "p_value": "p-value",
+    "baseline": "Naive baseline",
+    "baseline_value": "Baseline",
+    "baseline_improvement": "Improvement over the baseline",
+    "baseline_p_value": "p-value over the baseline",
+    "bootstrap_groups": "Bootstrap unit",
+    "effective_n": "Effective holdout size",
     "affected": "Affected features",
     "drift_type": "Drift type",
     "drift_score": "Drift score",
@@ -177,8 +183,10 @@ _LABELS = {
 
 
 def _value(key: str, value: Any) -> str:
-    if key == "relative_improvement":
+    if key in ("relative_improvement", "baseline_improvement"):
         return _pct(value)
+    if key == "effective_n":
+        return f"{value:,.0f}"
     if key == "promotion_id":
         return f"modelgate veto {value} --by NAME --reason TEXT"
     if isinstance(value, float):

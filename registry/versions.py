@@ -299,10 +299,12 @@ class VersionsMixin(RegistryBase):
 
     def comparison_facts(self, run_id: str | None) -> dict[str, Any]:
         """The figures a notification about this run's challenger carries (none without a
-        comparison): metric, both values, the relative improvement and p."""
+        comparison): metric, both values, the relative improvement and p, the naive baseline
+        and what the bootstrap drew."""
         comp = self._one(
-            "SELECT metric, champion_value, challenger_value, relative_improvement, p_value "
-            "FROM comparisons WHERE run_id = ?",
+            "SELECT metric, champion_value, challenger_value, relative_improvement, p_value, "
+            "baseline, baseline_value, baseline_improvement, baseline_p_value, bootstrap_groups, "
+            "effective_n FROM comparisons WHERE run_id = ?",
             [run_id],
         )
         return {k: v for k, v in (comp or {}).items() if v is not None}

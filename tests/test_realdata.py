@@ -40,6 +40,16 @@ def test_seven_quiet_months_start_at_most_one_retraining_a_month(tmp_path, frame
     with Registry.open(cfg) as reg:  # seasonal weather is judged against its own calibrated limits
         rules = {s["feature"]: s["rules"] for s in reg.drift_scores(feature="temp")[:1]}
     assert rules["temp"]["ks"] == "calibrated"
+    with Registry.open(cfg) as reg:  # the gate: a baseline to beat, flights of one hour as one unit
+        comparisons = reg.comparisons()
+        reasons = {c["run_id"]: " ".join(reg.decision(c["run_id"])["reasons"]) for c in comparisons}
+    first = reasons["scheduled__2013-06-01"]  # measured: MAE 26.47 against the median's 28.63
+    assert "becomes the first champion; it beats the naive baseline (training median" in first
+    # In the autumn, challengers that beat the champion are level with the median: never automatic.
+    short = [r for r in reasons.values() if "does not beat the naive baseline" in r]
+    assert short and not any("auto-promotion threshold +5.00% and significant" in r for r in short)
+    assert {c["bootstrap_groups"] for c in comparisons} == {"rows sharing a time_hour"}
+    assert all(c["effective_n"] < 0.6 * c["n_holdout"] for c in comparisons)  # measured: 29-54%
 
 
 def _first_flag(cfg, feature: str, since: dt.datetime, *, dataset: bool) -> int | None:

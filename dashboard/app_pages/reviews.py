@@ -106,6 +106,8 @@ for r in pending:
                     f"{common.md(comp['metric'])}: {common.num(comp['ci_low'])} to "
                     f"{common.num(comp['ci_high'])}"
                 )
+            evidence = common.baseline_text(comp, cfg.alpha)
+            st.caption(common.sampling_text(comp) + (" " + evidence if evidence else ""))
         if votes:
             st.markdown(
                 f"Approvals: {len(votes)} of {cfg.approvals_required} ("

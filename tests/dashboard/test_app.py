@@ -401,3 +401,19 @@ def test_md_escapes_every_markdown_and_html_construct():
     for ch in "![]()<>*$:`":
         assert all(out[i - 1] == "\\" for i, c in enumerate(out) if c == ch), (ch, out)
     assert md("plain words 42") == "plain words 42"
+
+
+def test_the_review_card_and_a_comparison_show_the_baseline_and_the_bootstrap_unit(dash_cfg):
+    with Registry.open(dash_cfg) as reg:
+        (comp,) = [c for c in reg.comparisons() if c["challenger_version"] == 6]
+    assert (
+        comp["baseline"] == "training median"
+        and comp["bootstrap_groups"] == "rows sharing a timestamp"
+    )
+    at = goto(sign_in("ada"), "reviews")
+    card = texts(at)
+    assert f"Naive baseline (training median): mae {comp['baseline_value']:.4g}" in card
+    assert f"({comp['n_groups']:,} groups); effective size" in card
+    assert "Bootstrap resampled whole groups, rows sharing a timestamp (" in texts(
+        goto(at, "models")
+    )

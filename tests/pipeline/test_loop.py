@@ -136,3 +136,42 @@ def test_drift_check_is_recorded_once_and_a_lasting_shift_retrains_once(cfg, reg
     assert later["retrain"] is False and later["already_retrained"] is True
     scores = registry.drift_scores(feature="emergency_admissions")
     assert [s["drifted"] for s in scores] == [0, 1, 1, 1]
+
+
+def test_a_first_model_short_of_its_baseline_waits_for_review_instead_of_retraining_daily(home):
+    """A near-constant first model does not beat the training median: it goes to review, and the
+    monitor, finding no champion, waits for that review instead of retraining every day; after
+    it, the schedule tries again. Only a registry that never trained retrains from the monitor."""
+    import os
+
+    from pipeline.config import load_config
+    from registry import Registry
+    from tests.conftest import make_env
+
+    env = make_env(home, estimator="sklearn.linear_model.Ridge", estimator_params='{"alpha": 1e12}')
+    cfg = load_config(env=env, path=os.devnull)
+    with Registry.open(cfg, create=True) as reg:
+
+        def check(day: int) -> dict:
+            at = dt.datetime(2025, 3, day, 3)
+            ctx = loop.RunContext(run_id=f"drift-{day}", dag_id=loop.DRIFT_DAG_ID, as_of=at)
+            return loop.drift_check(cfg, reg, ctx)
+
+        assert check(1)["reasons"] == ["no_champion"]  # a new registry: train the first model
+        result = _full_run(cfg, reg, _ctx("run-1", 3))
+        assert result["outcome"] == "review"
+        (review,) = reg.reviews("pending")
+        assert "does not beat the naive baseline (training median" in " ".join(
+            reg.decision("run-1")["reasons"]
+        )
+        waiting = check(2)
+        assert waiting["retrain"] is False and waiting["waiting_for_review"] == review.id
+        reg.reject_review(review.id, by="ada", reason="worse than the median")
+        assert check(20) == {
+            "retrain": False,
+            "reasons": [],
+            "report_id": None,
+            "cooling_down": None,
+            "already_retrained": True,
+            "waiting_for_review": None,
+        }

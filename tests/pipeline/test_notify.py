@@ -392,3 +392,7 @@ def test_a_review_about_to_expire_is_announced_once_and_undelivered_mail_is_retr
     ]
     expiring = [s for s in subjects if "Review expiring" in s]
     assert expiring == ["[ModelGate] Review expiring: version 2 (+2.99% mae) expires 2025-06-15"]
+    # The review's email carries the baseline it had to beat and what the bootstrap drew.
+    body = box.messages[1].get_body(("plain",)).get_content()
+    assert "Naive baseline: training median" in body
+    assert "Bootstrap unit: rows sharing a timestamp" in body and "Effective holdout size:" in body
