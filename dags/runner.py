@@ -42,8 +42,18 @@ def _load_dags() -> dict[str, Any]:
     return dict(bag.dags)
 
 
+STOP_FILE: Path | None = None  # when it exists, the runner stops before its next DAG run
+
+
+class _Stop(Exception):
+    pass
+
+
 def _run(dag: Any, when: dt.datetime, conf: dict[str, Any], out: TextIO) -> str:
     import pendulum
+
+    if STOP_FILE is not None and STOP_FILE.exists():
+        raise _Stop
 
     logical = pendulum.instance(when, tz="UTC")
     started = time.perf_counter()
@@ -78,7 +88,18 @@ def main(argv: list[str] | None = None) -> int:
     for p in (runs, sim):
         p.add_argument("--out", required=True, type=Path)
         p.add_argument("--conf", default="{}")
+        p.add_argument("--stop-file", type=Path, help="stop before the next DAG run once it exists")
     args = ap.parse_args(argv)
+    global STOP_FILE
+    STOP_FILE = args.stop_file
+    try:
+        return _main(args)
+    except _Stop:
+        print("Stopped before the next DAG run, as asked.", file=sys.stderr)
+        return 0
+
+
+def _main(args: argparse.Namespace) -> int:
     conf = json.loads(args.conf)
     dags = _load_dags()
 

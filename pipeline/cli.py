@@ -231,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](cfg, args)
     except ModelGateError as exc:
         print(f"modelgate: error: {exc}", file=sys.stderr)
-        return 2
+        return int(getattr(exc, "exit_code", 2))
     except KeyboardInterrupt:
         return 130
 

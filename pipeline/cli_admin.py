@@ -42,6 +42,13 @@ def cmd_status(cfg: Config, args: argparse.Namespace) -> int:
     print(f"Versions:        {st['versions']}")
     print(f"Runs:            {st['runs']}")
     print(f"Pending reviews: {st['pending_reviews']}")
+    for r in st["running"]:
+        print(
+            f"Running:         {r['run_id']} ({r['dag_id']}, as of {r['as_of'][:16]}), started "
+            f"{r['started_at'][:16]}; if no process runs it, the next run of its DAG marks it abandoned"
+        )
+    if st["abandoned"]:
+        print(f"Abandoned runs:  {st['abandoned']} (left running by a process that stopped)")
     print(
         f"Audit events:    {st['audit_events']} (chain {'verified' if chain.ok else 'BROKEN: ' + str(chain.problem)})"
     )

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -113,11 +116,30 @@ def _drive(
     )
     started = time.monotonic()
     seen = units = failed = 0
-    with log_path.open("w") as log:
+    stop_file = out_path.with_suffix(".stop")
+    asked: float | None = None
+    killed = False
+    with log_path.open("w") as log, _forwarding_stops() as stop:
         proc = subprocess.Popen(
-            cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(REPO_DAGS.parent)
+            [*cmd, "--stop-file", str(stop_file)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=str(REPO_DAGS.parent),
+            start_new_session=True,  # its own process group: a stop reaches it and its children
         )
         while True:
+            if stop and asked is None:  # the runner stops before its next DAG run
+                stop_file.touch()
+                asked = time.monotonic()
+                print(
+                    f"{stop[0]}: stopping after the current DAG run (send it again to stop now)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            if asked is not None and (len(stop) > 1 or time.monotonic() - asked > STOP_GRACE):
+                _kill_group(proc)
+                killed = True
             done = proc.poll() is not None
             lines = out_path.read_text().splitlines()
             for line in lines[seen:]:
@@ -136,6 +158,20 @@ def _drive(
             if done:
                 break
             time.sleep(0.2)
+    _wait_group(proc)  # no process of the runner's group is left to write
+    stop_file.unlink(missing_ok=True)
+    if stop:
+        out_path.unlink(missing_ok=True)
+        left = (
+            "the DAG run in progress was killed (the next run marks it abandoned)"
+            if killed
+            else "the DAG run in progress finished first"
+        )
+        raise Stopped(
+            f"Stopped by {stop[0]} after {seen} DAG runs: {left}; no process of the runner is "
+            f"left and nothing more is written. Log: {log_path}.",
+            signum=int(getattr(signal, stop[0])),
+        )
     out_path.unlink(missing_ok=True)
     if proc.returncode != 0:
         raise ModelGateError(
@@ -149,6 +185,56 @@ def _drive(
         )
         return 1
     return 0
+
+
+class Stopped(ModelGateError):
+    """The CLI was asked to stop (SIGINT, SIGTERM): it exits 128 + the signal's number."""
+
+    def __init__(self, message: str, *, signum: int) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum
+
+
+STOP_GRACE = 60.0  # seconds a stopping runner may take to finish its DAG run
+
+
+@contextlib.contextmanager
+def _forwarding_stops() -> Iterator[list[str]]:
+    """SIGINT and SIGTERM, while the runner works, are recorded (their names, in order) instead
+    of killing this process, so it can stop the runner and wait for it before it returns."""
+    stop: list[str] = []
+
+    def record(signum: int, _frame: Any) -> None:
+        stop.append(signal.Signals(signum).name)
+
+    previous = {s: signal.signal(s, record) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the runner's process group now. Airflow's task runner handles SIGTERM itself and
+    carries on, so SIGKILL: every registry write is one transaction, and a killed one rolls back."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _wait_group(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """Wait for the runner and for every process of its group (an orphan could still write)."""
+    proc.wait()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
+        except PermissionError:  # a zombie of the group not reaped yet
+            pass
+        time.sleep(0.05)
+    _kill_group(proc)
 
 
 def _progress(i: int, n: int, started: float) -> None:

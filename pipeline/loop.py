@@ -30,6 +30,8 @@ from pipeline.drift_profile import calibrate_concept
 from pipeline.measures import measure_for
 from pipeline.notify import deliver, notify
 from pipeline.policy import Policy, decide
+from pipeline.reports import Comparison
+from pipeline.threads import limited
 from pipeline.triggers import evaluate_triggers
 
 if TYPE_CHECKING:  # the registry is passed in; pipeline never imports it at run time
@@ -147,20 +149,8 @@ def _reference_profile(
     return profile
 
 
-def evaluate_challenger(
-    cfg: Config, reg: Registry, ctx: RunContext, version: int
-) -> dict[str, Any]:
-    """Score champion and challenger on the same holdout rows, decide, and record both."""
-    existing = reg.decision(ctx.run_id)
-    if existing is not None:
-        comp = reg.comparison(ctx.run_id) or {}
-        return {
-            "outcome": existing["outcome"],
-            "comparison_id": existing["comparison_id"],
-            "champion": comp.get("champion_version"),
-            "version": version,
-        }
-    champ = reg.current_champion()
+def _compare(cfg: Config, reg: Registry, ctx: RunContext, version: int, champ: Any) -> Comparison:
+    """Both models (and the naive baseline) on the same holdout rows, bootstrapped."""
     start, end = training_span(cfg, ctx.as_of)
     ds = load_data(cfg, reg, ctx.data_path, start=start, end=end)
     w = data_mod.split_windows(ds, cfg, ctx.as_of)
@@ -202,6 +192,25 @@ def evaluate_challenger(
         groups=groups,
         group_label=group_label,
     )
+    return comparison
+
+
+def evaluate_challenger(
+    cfg: Config, reg: Registry, ctx: RunContext, version: int
+) -> dict[str, Any]:
+    """Score champion and challenger on the same holdout rows, decide, and record both."""
+    existing = reg.decision(ctx.run_id)
+    if existing is not None:
+        comp = reg.comparison(ctx.run_id) or {}
+        return {
+            "outcome": existing["outcome"],
+            "comparison_id": existing["comparison_id"],
+            "champion": comp.get("champion_version"),
+            "version": version,
+        }
+    champ = reg.current_champion()
+    with limited(cfg.n_threads):  # predictions and the bootstrap: the task's cores, no more
+        comparison = _compare(cfg, reg, ctx, version, champ)
     decision = decide(comparison, Policy.from_config(cfg))
     cid = reg.record_comparison(ctx.run_id, comparison)
     reg.record_decision(ctx.run_id, cid, version, decision)

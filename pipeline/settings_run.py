@@ -340,8 +340,9 @@ RUN_SETTINGS: tuple[Setting, ...] = (
         "n_threads",
         "int",
         0,
-        "Threads a task may use (drift checks compare one feature a thread); 0: every core the "
-        "task may run on.",
+        "Threads a task may use: drift checks compare one feature a thread, and training, "
+        "predictions and the bootstrap cap their OpenMP and BLAS pools at it; 0: every core the "
+        "task may run on (set 1 on a busy machine).",
         lambda x: 0 <= x <= 256,
         "an int from 0 to 256",
     ),

@@ -21,6 +21,7 @@ from sklearn.preprocessing import OneHotEncoder
 from pipeline.config import Config
 from pipeline.data import Schema
 from pipeline.errors import ConfigError, TrainingError
+from pipeline.threads import limited
 
 IMPORTANCE_ROWS = 2000
 
@@ -97,16 +98,17 @@ def train(cfg: Config, schema: Schema, train_rows: pd.DataFrame) -> TrainedModel
     model, params = build_pipeline(cfg, schema)
     x = train_rows[list(schema.features)]
     y = train_rows[schema.target].to_numpy()
-    try:
-        model.fit(x, y)
-    except (ValueError, TypeError, np.linalg.LinAlgError) as exc:
-        raise TrainingError(f"Fitting {cfg.estimator} failed: {exc}") from exc
-    rng = np.random.default_rng(cfg.seed)
-    sample = rng.choice(len(x), size=min(IMPORTANCE_ROWS, len(x)), replace=False)
-    scoring = "neg_mean_absolute_error" if cfg.task == "regression" else "roc_auc"
-    imp = permutation_importance(
-        model, x.iloc[sample], y[sample], n_repeats=3, random_state=cfg.seed, scoring=scoring
-    )
+    with limited(cfg.n_threads):
+        try:
+            model.fit(x, y)
+        except (ValueError, TypeError, np.linalg.LinAlgError) as exc:
+            raise TrainingError(f"Fitting {cfg.estimator} failed: {exc}") from exc
+        rng = np.random.default_rng(cfg.seed)
+        sample = rng.choice(len(x), size=min(IMPORTANCE_ROWS, len(x)), replace=False)
+        scoring = "neg_mean_absolute_error" if cfg.task == "regression" else "roc_auc"
+        imp = permutation_importance(
+            model, x.iloc[sample], y[sample], n_repeats=3, random_state=cfg.seed, scoring=scoring
+        )
     total = float(np.clip(imp.importances_mean, 0, None).sum()) or 1.0
     importance = {
         f: round(float(max(v, 0.0)) / total, 6)

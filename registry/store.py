@@ -158,5 +158,10 @@ class Registry(ReviewsMixin, RolloutsMixin, DriftMixin, UsersMixin):
             "versions": count("SELECT COUNT(*) FROM model_versions"),
             "runs": count("SELECT COUNT(*) FROM runs"),
             "pending_reviews": count("SELECT COUNT(*) FROM reviews WHERE status = 'pending'"),
+            "running": self._all(
+                "SELECT run_id, dag_id, as_of, started_at FROM runs WHERE status = 'running' "
+                "ORDER BY started_at"
+            ),
+            "abandoned": count("SELECT COUNT(*) FROM runs WHERE status = 'abandoned'"),
             "audit_events": count("SELECT COUNT(*) FROM audit_log"),
         }

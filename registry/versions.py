@@ -23,11 +23,16 @@ class VersionsMixin(RegistryBase):
         data_source: str,
         triggers: TriggerReport,
     ) -> None:
-        """Record a run and its trigger checks; a retry of the same run updates nothing."""
+        """Record a run and its trigger checks; a retry of the same run updates nothing.
+
+        Each DAG runs one run at a time (``max_active_runs=1``), so a run of the same DAG still
+        ``running`` when another starts was left by a process that died (kill -9, a lost worker):
+        it is marked ``abandoned`` and audited in the same transaction."""
         checks = [c.to_dict() for c in triggers.checks]
         with self._tx() as db:
             if self._one("SELECT 1 FROM runs WHERE run_id = ?", [run_id]):
                 return
+            self._abandon_runs(db, dag_id=dag_id, by_run=run_id)
             db.execute(
                 "INSERT INTO runs (run_id, dag_id, logical_date, as_of, run_type, data_source, triggers, "
                 "trigger_reasons, status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
@@ -56,6 +61,29 @@ class VersionsMixin(RegistryBase):
                     "retrain": triggers.fired,
                 },
             )
+
+    def _abandon_runs(self, db: Any, *, dag_id: str, by_run: str) -> None:
+        stale = self._all(
+            "SELECT run_id, started_at FROM runs WHERE dag_id = ? AND status = 'running' "
+            "AND run_id != ? ORDER BY started_at",
+            [dag_id, by_run],
+        )
+        for run in stale:
+            error = f"left running by a process that stopped; run {by_run} started after it"
+            changed = db.execute(
+                "UPDATE runs SET status = 'abandoned', error = ?, finished_at = ? "
+                "WHERE run_id = ? AND status = 'running'",
+                [error, audit.utcnow(), run["run_id"]],
+            ).rowcount
+            if changed:
+                audit.append(
+                    db,
+                    actor=PIPELINE,
+                    event="run_abandoned",
+                    entity="run",
+                    entity_id=run["run_id"],
+                    details={"dag_id": dag_id, "started_at": run["started_at"], "by_run": by_run},
+                )
 
     def finish_run(
         self, run_id: str, *, status: str, outcome: str | None = None, error: str | None = None

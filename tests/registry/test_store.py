@@ -267,5 +267,40 @@ def test_opening_a_missing_registry_does_not_create_it(tmp_path):
 def test_status_shape(champion_and_review):
     reg, v1, *_ = champion_and_review
     st = reg.status()
-    assert set(st) == {"champion", "versions", "runs", "pending_reviews", "audit_events"}
+    assert set(st) == {
+        "champion",
+        "versions",
+        "runs",
+        "pending_reviews",
+        "running",
+        "abandoned",
+        "audit_events",
+    }
     assert st["champion"]["version"] == v1 and st["versions"] == 3 and st["pending_reviews"] == 1
+
+
+def test_a_run_still_running_when_the_next_run_of_its_dag_starts_is_abandoned(registry):
+    def start(run_id: str, dag_id: str = "d") -> None:
+        registry.start_run(
+            run_id=run_id,
+            dag_id=dag_id,
+            logical_date=None,
+            as_of=AS_OF.isoformat(),
+            run_type="manual",
+            data_source="test",
+            triggers=TriggerReport(checks=()),
+        )
+
+    start("killed")
+    start("other-dag", dag_id="drift")  # another DAG's run says nothing about this one
+    assert registry.get_run("killed")["status"] == "running"
+    assert [r["run_id"] for r in registry.status()["running"]] == ["killed", "other-dag"]
+    start("next")
+    start("next")  # a retried task: nothing more
+    killed = registry.get_run("killed")
+    assert killed["status"] == "abandoned" and "run next started after it" in killed["error"]
+    (event,) = registry.audit_log(event="run_abandoned")
+    assert event["entity_id"] == "killed" and event["details"]["by_run"] == "next"
+    registry.finish_run("next", status="success")
+    st = registry.status()
+    assert st["abandoned"] == 1 and [r["run_id"] for r in st["running"]] == ["other-dag"]

@@ -1,0 +1,130 @@
+"""Stopping the CLI while its runner works (real Airflow through ``dags.runner``): SIGTERM lets the
+DAG run in progress finish, a second one kills it; either way nothing writes after the CLI exits
+and no process of the runner is left. A run killed midway is marked abandoned by the next run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, make_env
+
+pytestmark = pytest.mark.airflow
+MG = [sys.executable, "-m", "pipeline.cli"]
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MODELGATE_", "AIRFLOW"))}
+    return {**env, **make_env(home)}
+
+
+def _snapshot(home: Path) -> tuple[list[tuple], int]:
+    db = sqlite3.connect(f"file:{home / 'registry.db'}?mode=ro", uri=True)
+    try:
+        runs = db.execute("SELECT run_id, status FROM runs ORDER BY run_id").fetchall()
+        return runs, db.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0]
+    finally:
+        db.close()
+
+
+def _processes_of(home: Path) -> list[int]:
+    """Live processes whose environment names this home (the runner, Airflow's children)."""
+    mine = f"MODELGATE_HOME={home}".encode()
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            live = proc.name.isdigit() and (proc / "stat").read_text().split(") ")[1][0] != "Z"
+            if live and mine in (proc / "environ").read_bytes().split(b"\0"):
+                pids.append(int(proc.name))
+        except OSError:
+            continue
+    return pids
+
+
+def _until(predicate, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def _running_rows(home: Path) -> bool:
+    try:
+        return any(status == "running" for _, status in _snapshot(home)[0])
+    except sqlite3.Error:
+        return False
+
+
+def test_sigterm_stops_the_runner_and_nothing_writes_after_exit(tmp_path):
+    home = tmp_path / "mg"
+    env = _env(home)
+    subprocess.run([*MG, "init"], env=env, cwd=REPO, check=True, capture_output=True)
+    sim = subprocess.Popen(
+        [*MG, "simulate", "--months", "6"],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert sim.stdout is not None
+    for line in sim.stdout:  # the first retraining is done; the drift monitor runs next
+        if line.startswith("2025-01-01"):
+            break
+    sim.send_signal(signal.SIGTERM)
+    _, err = sim.communicate(timeout=120)
+    assert sim.returncode == 128 + signal.SIGTERM
+    assert err.strip().splitlines()[-1].startswith("modelgate: error: Stopped by SIGTERM after "), (
+        err
+    )
+    assert "the DAG run in progress finished first" in err and "Traceback" not in err
+    after = _snapshot(home)
+    assert _processes_of(home) == []
+    time.sleep(2)
+    assert _snapshot(home) == after  # no write after the CLI returned
+    assert all(status != "running" for _, status in after[0])
+
+    # Two signals: the retraining in progress is killed and left 'running'; status says so, and
+    # the next run marks it abandoned, audited.
+    run = subprocess.Popen(
+        [*MG, "run", "--as-of", "2025-03-01T02:00", "--force"],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _until(lambda: _running_rows(home))
+    run.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    run.send_signal(signal.SIGTERM)
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 128 + signal.SIGTERM and "was killed" in err, err
+    assert _processes_of(home) == []
+    (left,) = [r for r, status in _snapshot(home)[0] if status == "running"]
+    status = subprocess.run([*MG, "status"], env=env, cwd=REPO, capture_output=True, text=True)
+    assert f"Running:         {left} " in status.stdout
+    subprocess.run(
+        [*MG, "run", "--as-of", "2025-04-01T02:00", "--force"],
+        env=env,
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    )
+    runs = dict(_snapshot(home)[0])
+    assert runs[left] == "abandoned" and "running" not in runs.values()
+    status = subprocess.run([*MG, "status"], env=env, cwd=REPO, capture_output=True, text=True)
+    assert "Abandoned runs:  1 (left running by a process that stopped)" in status.stdout
+    db = sqlite3.connect(f"file:{home / 'registry.db'}?mode=ro", uri=True)
+    (event,) = db.execute(
+        "SELECT entity_id FROM audit_log WHERE event = 'run_abandoned'"
+    ).fetchall()
+    db.close()
+    assert event == (left,)
