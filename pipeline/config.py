@@ -107,6 +107,8 @@ class Config:
     drift_min_rows: int
     drift_psi_threshold: float
     drift_ks_threshold: float
+    drift_ks_min_effect: float
+    drift_psi_min_effect: float
     drift_missing_threshold: float
     drift_require_significance: bool
     drift_alpha: float
@@ -162,6 +164,8 @@ class Config:
         return DriftThresholds(
             psi=self.drift_psi_threshold,
             ks=self.drift_ks_threshold,
+            ks_min_effect=self.drift_ks_min_effect,
+            psi_min_effect=self.drift_psi_min_effect,
             missing=self.drift_missing_threshold,
             alpha=self.drift_alpha,
             require_significance=self.drift_require_significance,

@@ -177,22 +177,27 @@ def _missing_only(
 def limits(
     t: DriftThresholds, calibration: Mapping[str, Any] | None, windows: int
 ) -> tuple[dict[str, float], dict[str, str], dict[str, str]]:
-    """Each statistic's limit, its rule ("floor" or "calibrated") and the rule in words."""
+    """Each statistic's limit, its rule and the rule in words: with a calibration, the largest of
+    the reference windows' maximum, their mean + ``calibration_sd`` sd and the minimum effect
+    ("calibrated", or "min_effect" when that binds); without one, the fixed threshold ("floor")."""
     out, rules, words = {}, {}, {}
     for stat in STATS:
-        floor = t.floor(stat)
         s = (calibration or {}).get(stat) if t.calibrated else None
-        band = s["mean"] + t.calibration_sd * s["sd"] if s else 0.0
-        highest = s["max"] if s else 0.0
-        if max(highest, band) > floor:
-            out[stat], rules[stat] = max(highest, band), "calibrated"
-            words[stat] = (
-                f"calibrated: the reference's {windows} windows reached {highest:.3g}, "
-                f"mean + {t.calibration_sd:g} sd {band:.3g}"
-            )
-        else:
+        if not s:
+            floor = t.floor(stat)
             out[stat], rules[stat] = floor, "floor"
             words[stat] = f"floor drift_{stat}_threshold {floor:g}"
+            continue
+        band, highest, least = s["mean"] + t.calibration_sd * s["sd"], s["max"], t.min_effect(stat)
+        out[stat] = max(highest, band, least)
+        if max(highest, band) >= least:
+            rules[stat] = "calibrated"
+        else:  # the missing share's least limit is its threshold
+            rules[stat] = "floor" if least == t.floor(stat) else "min_effect"
+        words[stat] = (
+            f"calibrated: the reference's {windows} windows reached {highest:.3g}, "
+            f"mean + {t.calibration_sd:g} sd {band:.3g}, minimum effect {least:g}"
+        )
     return out, rules, words
 
 

@@ -24,9 +24,18 @@ class DriftThresholds:
     # the reference's own windows showed and their mean + calibration_sd standard deviations.
     calibrated: bool = True
     calibration_sd: float = 3.0
+    # With a calibration, the smallest effect that still counts as drift: the reference's own
+    # windows set the limit, but never below this (a shift this small is rarely worth a retraining).
+    ks_min_effect: float = 0.03
+    psi_min_effect: float = 0.02
 
     def floor(self, stat: str) -> float:
+        """The limit without a calibration (the drift_*_threshold settings)."""
         return {"ks": self.ks, "psi": self.psi, "missing": self.missing}[stat]
+
+    def min_effect(self, stat: str) -> float:
+        """The least limit with a calibration (the missing share keeps its threshold)."""
+        return {"ks": self.ks_min_effect, "psi": self.psi_min_effect, "missing": self.missing}[stat]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
