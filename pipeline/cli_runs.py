@@ -133,11 +133,12 @@ def _drive(
                 stop_file.touch()
                 asked = time.monotonic()
                 print(
-                    f"{stop[0]}: stopping after the current DAG run (send it again to stop now)",
+                    f"{stop[0].name}: stopping after the current DAG run (send it again to stop now)",
                     file=sys.stderr,
                     flush=True,
                 )
-            if asked is not None and (len(stop) > 1 or time.monotonic() - asked > STOP_GRACE):
+            late = asked is not None and time.monotonic() - asked > STOP_GRACE
+            if asked is not None and not killed and (len(stop) > 1 or late):
                 _kill_group(proc)
                 killed = True
             done = proc.poll() is not None
@@ -168,9 +169,9 @@ def _drive(
             else "the DAG run in progress finished first"
         )
         raise Stopped(
-            f"Stopped by {stop[0]} after {seen} DAG runs: {left}; no process of the runner is "
-            f"left and nothing more is written. Log: {log_path}.",
-            signum=int(getattr(signal, stop[0])),
+            f"Stopped by {stop[0].name} after {seen} DAG runs: {left}; no process of the runner "
+            f"is left and nothing more is written. Log: {log_path}.",
+            signum=stop[0],
         )
     out_path.unlink(missing_ok=True)
     if proc.returncode != 0:
@@ -199,13 +200,13 @@ STOP_GRACE = 60.0  # seconds a stopping runner may take to finish its DAG run
 
 
 @contextlib.contextmanager
-def _forwarding_stops() -> Iterator[list[str]]:
-    """SIGINT and SIGTERM, while the runner works, are recorded (their names, in order) instead
-    of killing this process, so it can stop the runner and wait for it before it returns."""
-    stop: list[str] = []
+def _forwarding_stops() -> Iterator[list[signal.Signals]]:
+    """SIGINT and SIGTERM, while the runner works, are recorded (in order) instead of killing
+    this process, so it can stop the runner and wait for it before it returns."""
+    stop: list[signal.Signals] = []
 
     def record(signum: int, _frame: Any) -> None:
-        stop.append(signal.Signals(signum).name)
+        stop.append(signal.Signals(signum))
 
     previous = {s: signal.signal(s, record) for s in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -122,15 +122,23 @@ def compare(
     higher = metric_higher_is_better(metric)
     invalid = validity(challenger_pred)
     ch_metrics = {} if invalid else all_metrics(task, y, challenger_pred)
+    champion_invalid = None if champion_pred is None else validity(champion_pred)
+    # What the holdout is worth, against the champion when it can score it, else the baseline.
+    yardstick = (
+        champion_pred
+        if champion_pred is not None and champion_version is not None and not champion_invalid
+        else None
+        if baseline is None
+        else baseline.predictions
+    )
     sampling: dict[str, Any] = dict(
         bootstrap_groups=group_label,
         n_groups=None if groups is None else int(np.max(groups, initial=-1)) + 1,
-        effective_n=None,
+        effective_n=None
+        if invalid or yardstick is None
+        else effective_size(metric, y, yardstick, challenger_pred, groups),
     )
-    if baseline is not None and not invalid:  # what the holdout is worth against the baseline
-        sampling["effective_n"] = effective_size(
-            metric, y, baseline.predictions, challenger_pred, groups
-        )
+    if baseline is not None and not invalid:
         sampling.update(
             _over_baseline(
                 metric, y, baseline, challenger_pred, ch_metrics, n_resamples, seed, measure, groups
@@ -163,7 +171,6 @@ def compare(
     )
     if champion_pred is None or champion_version is None:
         return Comparison(champion_version=None, champion_value=None, **untested)
-    champion_invalid = validity(champion_pred)
     if champion_invalid is not None:  # a champion that cannot score this holdout is no yardstick
         return Comparison(
             champion_version=champion_version,
@@ -193,7 +200,6 @@ def compare(
         measure=measure,
         groups=groups,
     )
-    base["effective_n"] = effective_size(metric, y, champion_pred, challenger_pred, groups)
     ttest_p: float | None = None
     if task == "regression":
         d = _per_row_loss(metric, y, champion_pred) - _per_row_loss(metric, y, challenger_pred)

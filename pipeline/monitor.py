@@ -184,9 +184,9 @@ def _without_champion(reg: Registry) -> dict[str, Any]:
     model has been tried, an admin's review decides on it, and the retraining schedule (or a
     manual run) tries again: a first model that did not beat its baseline would otherwise be
     retrained at every check (on the 2013 flights: twice in June, each one expiring unreviewed)."""
-    waiting = [r.id for r in reg.reviews("pending") if r.expected_champion is None]
-    tried = reg.last_retraining_as_of(DAG_ID) is not None
-    retrain = not waiting and not tried
+    tried = reg.last_retraining_as_of(DAG_ID) is not None  # a pending first review implies it
+    waiting = [r.id for r in reg.reviews("pending") if r.expected_champion is None] if tried else []
+    retrain = not tried
     return {
         "retrain": retrain,
         "reasons": ["no_champion"] if retrain else [],
