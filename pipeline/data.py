@@ -226,7 +226,7 @@ def _load(
         key = cfg.key_columns
         # Only the named columns when the features are explicit (else every column is checked).
         columns = (
-            (cfg.timestamp_column, cfg.target, *cfg.features, *(key or ()))
+            (cfg.timestamp_column, cfg.target, *cfg.features, *(key or ()), *_group_column(cfg))
             if cfg.features is not None
             else None
         )
@@ -262,12 +262,15 @@ def validate_frame(
                 f"{source}: {what} column {name!r} is missing (columns: {', '.join(map(repr, cols))})."
             )
 
+    # Key, timestamp and target are never features unless 'features' names them. (The demo's
+    # ward is its implied key and a feature on purpose: only configured keys are left out.)
+    not_features = {ts, target, *(cfg.key_columns or ())}
     if cfg.features is not None:
         features = tuple(cfg.features)
     elif expected is not None:
         features = expected.features
     else:
-        features = tuple(c for c in cols if c not in (ts, target))
+        features = tuple(c for c in cols if c not in not_features)
     missing = [f for f in features if f not in cols]
     if missing:
         raise DataValidationError(
@@ -276,7 +279,7 @@ def validate_frame(
             + "."
         )
     if cfg.features is None and expected is not None:
-        extra = [c for c in cols if c not in (ts, target) and c not in features]
+        extra = [c for c in cols if c not in not_features and c not in features]
         if extra:
             raise DataValidationError(
                 f"{source}: unexpected column {extra[0]!r} is not in the champion's schema "
@@ -329,7 +332,23 @@ def validate_frame(
 
     frame = frame.sort_values(ts, kind="stable").reset_index(drop=True)
     schema = Schema(features=features, categorical=categorical, target=target, timestamp=ts)
-    return Dataset(frame=frame[[ts, *features, target]], schema=schema, source=source, span=span)
+    # Keys and a bootstrap group column stay beside the features: baselines follow the keys'
+    # series and the bootstrap draws the groups, but nothing trains on them.
+    beside = [
+        c
+        for c in dict.fromkeys((*(key_columns or ()), *_group_column(cfg)))
+        if c in cols and c not in (ts, target, *features)
+    ]
+    columns = [ts, *features, target, *beside]
+    return Dataset(frame=frame[columns], schema=schema, source=source, span=span)
+
+
+def _group_column(cfg: Config) -> tuple[str, ...]:
+    """The column ``bootstrap_group`` names, if it names one (not auto, rows or a bucket)."""
+    from pipeline.bootstrap import BUCKET
+
+    group = cfg.bootstrap_group
+    return () if group in ("auto", "rows") or BUCKET.match(group) else (group,)
 
 
 # --------------------------------------------------------------------------------------------

@@ -61,7 +61,26 @@ def preflight(cfg: Config, reg: Registry | None, ctx: RunContext) -> dict[str, A
     ds = load_data(cfg, reg, ctx.data_path, start=start, end=end)
     w = data_mod.split_windows(ds, cfg, ctx.as_of)
     training.build_pipeline(cfg, ds.schema)
+    # The bootstrap's groups and the baseline fail here, in one line, not inside Airflow.
+    bootstrap.holdout_groups(w.holdout, cfg.bootstrap_group, ds.schema.timestamp)
+    _baseline(cfg, w, ds.schema)
     return {"source": ds.source, "train_rows": len(w.train), "holdout_rows": len(w.holdout)}
+
+
+def _baseline(
+    cfg: Config, w: data_mod.Windows, schema: data_mod.Schema
+) -> baselines.Baseline | None:
+    return baselines.naive(
+        cfg.baseline,
+        task=cfg.task,
+        metric=cfg.primary_metric,
+        train=w.train,
+        holdout=w.holdout,
+        target=schema.target,
+        timestamp=schema.timestamp,
+        keys=tuple(cfg.key_columns or ()),
+        season_days=cfg.baseline_season_days,
+    )
 
 
 def check_triggers(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
@@ -164,17 +183,7 @@ def _compare(cfg: Config, reg: Registry, ctx: RunContext, version: int, champ: A
         champ_pred = training.predict(champion_model, w.holdout, champ_schema, cfg.task)
     schema = ds.schema
     groups, group_label = bootstrap.holdout_groups(w.holdout, cfg.bootstrap_group, schema.timestamp)
-    naive = baselines.naive(
-        cfg.baseline,
-        task=cfg.task,
-        metric=cfg.primary_metric,
-        train=w.train,
-        holdout=w.holdout,
-        target=schema.target,
-        timestamp=schema.timestamp,
-        keys=tuple(cfg.key_columns or ()),
-        season_days=cfg.baseline_season_days,
-    )
+    naive = _baseline(cfg, w, schema)
     comparison = evaluation.compare(
         task=cfg.task,
         metric=cfg.primary_metric,

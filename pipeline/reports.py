@@ -129,7 +129,7 @@ class TriggerReport:
 
     @property
     def reasons(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.checks if c.fired)
+        return tuple(dict.fromkeys(c.name for c in self.checks if c.fired))  # each name once
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -72,15 +72,16 @@ RUN_SETTINGS: tuple[Setting, ...] = (
         "features",
         "list",
         None,
-        "Feature columns. Default: every column but target and timestamp.",
+        "Feature columns. Default: every column but target, timestamp and key_columns.",
         optional=True,
     ),
     Setting(
         "key_columns",
         "list",
         None,
-        "Columns that with the timestamp identify a row; duplicates of that key are a data error. "
-        "Default: the demo's `ward` for the demo data; for your data, fully identical rows are the error.",
+        "Columns that with the timestamp identify a row; duplicates of that key are a data error, and "
+        "they are not features unless `features` names them. Default: the demo's `ward` for the demo "
+        "data (a feature there); for your data, fully identical rows are the error.",
         optional=True,
     ),
     Setting(

@@ -266,6 +266,13 @@ CASES = [
         "timestamp column 'timestamp' is missing",
     ),
     ("config-file-is-a-folder", None, {"MODELGATE_CONFIG": "{root}"}, [], "is a folder"),
+    (  # the bootstrap's groups are checked before Airflow starts, not inside it
+        "bootstrap-group-not-a-column",
+        None,
+        {"MODELGATE_BOOTSTRAP_GROUP": "ward_id"},
+        [],
+        "bootstrap_group: 'ward_id' is neither a column of the data",
+    ),
     (
         "registry-is-not-sqlite",
         None,

@@ -350,3 +350,19 @@ def test_the_champions_schema_decides_what_is_categorical(cfg):
         validate_frame(as_numbers, cfg, source="x", expected=schema).schema.categorical
         == schema.categorical
     )
+
+
+def test_keys_never_become_features_unless_named_and_stay_beside_them(cfg):
+    """A trial's flight number silently became a feature when 'features' was unset; keys and a
+    bootstrap group column are kept beside the features for the baselines and the bootstrap."""
+    frame = demo_frame(cfg).head(400).assign(flight=lambda f: np.arange(len(f)) % 37)
+    keyed = make_cfg(key_columns="ward,flight", bootstrap_group="ward_type")
+    ds = validate_frame(frame, keyed, source="flights.csv", key_columns=keyed.key_columns)
+    assert "flight" not in ds.schema.features and "ward" not in ds.schema.features
+    assert "ward_type" in ds.schema.features  # a group column may be a feature too
+    assert {"ward", "flight"} <= set(ds.frame.columns)
+    named = make_cfg(key_columns="ward", features="ward,capacity")
+    ds = validate_frame(frame, named, source="flights.csv", key_columns=named.key_columns)
+    assert ds.schema.features == ("ward", "capacity")
+    plain = validate_frame(frame, cfg, source="flights.csv")  # no keys configured: all columns
+    assert "flight" in plain.schema.features
