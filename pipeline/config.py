@@ -64,6 +64,7 @@ class Config:
     primary_metric: str
     estimator: str
     estimator_params: Mapping[str, Any] = field(default_factory=dict)
+    onehot_max_levels: int
     seed: int
     train_days: int
     holdout_days: int

@@ -114,6 +114,16 @@ RUN_SETTINGS: tuple[Setting, ...] = (
         "Keyword arguments for the estimator (JSON in the environment).",
     ),
     Setting(
+        "onehot_max_levels",
+        "int",
+        30,
+        "A categorical feature with at most this many distinct training values is one-hot "
+        "encoded; one with more is target encoded (cross-fitted), so a 3,000-level column stays "
+        "one column.",
+        lambda x: 2 <= x <= 100_000,
+        "an int in [2, 100000]",
+    ),
+    Setting(
         "seed",
         "int",
         42,
