@@ -156,7 +156,9 @@ def sampling_text(comparison: dict[str, Any]) -> str:
         drawn += f" ({comparison['n_groups']:,} groups)"
     eff = comparison.get("effective_n")
     worth = f"; effective size {eff:,.0f} of {n:,} rows" if eff is not None else ""
-    return f"Bootstrap resampled {drawn}{worth}."
+    unlabelled = comparison.get("unlabelled_holdout") or 0
+    left = f" {unlabelled:,} holdout rows without a target were left out." if unlabelled else ""
+    return f"Bootstrap resampled {drawn}{worth}.{left}"
 
 
 def plot_text(value: object) -> str:

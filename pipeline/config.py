@@ -70,6 +70,7 @@ class Config:
     holdout_days: int
     min_train_rows: int
     min_holdout_rows: int
+    max_unlabelled_share: float
     auto_promote_threshold: float
     min_relative_improvement: float
     improvement_measure: dict[str, str]

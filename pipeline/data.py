@@ -1,7 +1,8 @@
 """Data: the built-in demo source, bring-your-own files, validation and time windows.
 
-Reading files lives in ``data_read``, checking one column at a time in ``data_columns``; this
-module loads (windowed, cached), validates a frame into a ``Dataset`` and splits time windows.
+Reading files lives in ``data_read``, checking one column at a time in ``data_columns``, the
+types in ``data_schema`` and the windows in ``data_windows``; this module loads (windowed,
+cached) and validates a frame into a ``Dataset``.
 
 Rows are chosen by time relative to the run's ``as_of`` (the Airflow data interval end), never by
 the wall clock. Every problem is a ``DataValidationError`` naming the source, the column and the
@@ -14,7 +15,6 @@ import datetime as dt
 import hashlib
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,8 @@ from pipeline.data_columns import (
     _validate_target,
 )
 from pipeline.data_read import _READERS, Read, _naive_utc, read_source
+from pipeline.data_schema import Dataset, Schema, Windows
+from pipeline.data_windows import split_windows
 from pipeline.demo_data import DEMO_DAYS, DEMO_SOURCE, demo_frame
 from pipeline.errors import DataValidationError
 
@@ -48,59 +50,6 @@ __all__ = [
     "split_windows",
     "validate_frame",
 ]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Schema:
-    """What a model was trained on: feature names, which are categorical, target and timestamp."""
-
-    features: tuple[str, ...]
-    categorical: tuple[str, ...]
-    target: str
-    timestamp: str
-
-    @property
-    def numeric(self) -> tuple[str, ...]:
-        return tuple(f for f in self.features if f not in self.categorical)
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "features": list(self.features),
-            "categorical": list(self.categorical),
-            "target": self.target,
-            "timestamp": self.timestamp,
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Schema:
-        return cls(
-            features=tuple(d["features"]),
-            categorical=tuple(d["categorical"]),
-            target=str(d["target"]),
-            timestamp=str(d["timestamp"]),
-        )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Dataset:
-    """A validated frame, sorted by time, with where it came from (for messages)."""
-
-    frame: pd.DataFrame
-    schema: Schema
-    source: str
-    # First and last timestamp of the whole source (a windowed load holds only part of it).
-    span: tuple[dt.datetime, dt.datetime] | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Windows:
-    """Training rows strictly before the holdout; the holdout is the last days before ``as_of``."""
-
-    train: pd.DataFrame
-    holdout: pd.DataFrame
-    train_start: dt.datetime
-    holdout_start: dt.datetime
-    as_of: dt.datetime
 
 
 # --------------------------------------------------------------------------------------------
@@ -352,57 +301,11 @@ def _group_column(cfg: Config) -> tuple[str, ...]:
 
 
 # --------------------------------------------------------------------------------------------
-# Time windows
+# Counting and fingerprints
 # --------------------------------------------------------------------------------------------
-def split_windows(ds: Dataset, cfg: Config, as_of: dt.datetime) -> Windows:
-    """Training window ``[as_of - holdout - train_days, as_of - holdout)`` and holdout
-    ``[as_of - holdout_days, as_of)``; rows at or after ``as_of`` are never used."""
-    as_of = _naive_utc(as_of)
-    try:
-        holdout_start = as_of - dt.timedelta(days=cfg.holdout_days)
-        train_start = holdout_start - dt.timedelta(days=cfg.train_days)
-    except OverflowError as exc:
-        raise DataValidationError(
-            f"{ds.source}: train_days={cfg.train_days} and holdout_days={cfg.holdout_days} before "
-            f"{as_of:%Y-%m-%d} reach before the year 1."
-        ) from exc
-    ts = ds.frame[ds.schema.timestamp]
-    train = ds.frame.loc[(ts >= train_start) & (ts < holdout_start)].reset_index(drop=True)
-    holdout = ds.frame.loc[(ts >= holdout_start) & (ts < as_of)].reset_index(drop=True)
-    first, last = ds.span if ds.span else (ts.min(), ts.max())
-    span = f"{first:%Y-%m-%d} to {last:%Y-%m-%d}"
-    for rows, name, start, end, minimum in (
-        (holdout, "holdout", holdout_start, as_of, cfg.min_holdout_rows),
-        (train, "training", train_start, holdout_start, cfg.min_train_rows),
-    ):
-        if len(rows) == 0:
-            raise DataValidationError(
-                f"{ds.source}: the {name} window {start:%Y-%m-%d} to {end:%Y-%m-%d} is empty "
-                f"(data covers {span})."
-            )
-        if len(rows) < minimum:
-            raise DataValidationError(
-                f"{ds.source}: the {name} window {start:%Y-%m-%d} to {end:%Y-%m-%d} has {len(rows)} rows; "
-                f"at least {minimum} are needed (min_{'holdout' if name == 'holdout' else 'train'}_rows)."
-            )
-    y = train[ds.schema.target]
-    if cfg.task == "classification" and y.nunique() < 2:
-        raise DataValidationError(
-            f"{ds.source}: the training window {train_start:%Y-%m-%d} to {holdout_start:%Y-%m-%d} holds "
-            f"only one class of {ds.schema.target!r}."
-        )
-    return Windows(
-        train=train,
-        holdout=holdout,
-        train_start=train_start,
-        holdout_start=holdout_start,
-        as_of=as_of,
-    )
-
-
 def count_rows(cfg: Config, data_path: Path | None, start: dt.datetime, end: dt.datetime) -> int:
-    """Rows with ``start <= timestamp < end``, reading the timestamp column alone (the data
-    volume trigger needs a count, not the rows)."""
+    """Labelled rows with ``start <= timestamp < end``, reading the timestamp and target columns
+    alone (the data volume trigger needs a count of new labels, not the rows)."""
     path = data_path if data_path is not None else cfg.data_path
     ts = cfg.timestamp_column
     key = (None if path is None else _signature(Path(path)), ts, _validation_settings(cfg))
@@ -411,8 +314,10 @@ def count_rows(cfg: Config, data_path: Path | None, start: dt.datetime, end: dt.
         if path is None:
             column = demo_frame(cfg)[ts]
         else:
-            column = read_source(Path(path), Read(timestamp=ts, columns=(ts,)))[ts]
-            column = _parse_timestamps(column, str(path), ts)
+            read = read_source(Path(path), Read(timestamp=ts, columns=(ts, cfg.target)))
+            if cfg.target in read.columns:  # a missing target is reported by the run's read
+                read = read.loc[read[cfg.target].notna()]
+            column = _parse_timestamps(read[ts], str(path), ts)
         stamps = np.sort(column.to_numpy(dtype="datetime64[ns]"))
         _STAMPS.clear()  # one source's timestamps at a time
         _STAMPS[key] = stamps

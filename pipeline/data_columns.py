@@ -69,26 +69,28 @@ def _to_numeric(col: pd.Series, source: str, name: str, strict_kind: bool) -> pd
 
 
 def _validate_target(col: pd.Series, cfg: Config, source: str) -> pd.Series:
+    """The target as numbers; a missing value (an unlabelled row) stays NaN: such rows are left
+    out of training and the holdout (``split_windows``) and kept for drift."""
     name = cfg.target
     if cfg.task == "regression":
         values = _to_numeric(col, source, name, True)
         arr = values.to_numpy(dtype=float)
-        bad = ~np.isfinite(arr)
+        bad = np.isinf(arr)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             raise DataValidationError(
-                f"{source}: target {name!r} has {int(bad.sum())} missing or infinite values "
+                f"{source}: target {name!r} has {int(bad.sum())} infinite "
+                f"value{'s' if bad.sum() > 1 else ''} "
                 f"(first {_show(col.iloc[row])} at row {_line(col, row)})."
             )
-        if (problem := check_target(arr, cfg.primary_metric, source, name)) is not None:
+        labelled = arr[np.isfinite(arr)]
+        if (problem := check_target(labelled, cfg.primary_metric, source, name)) is not None:
             raise DataValidationError(problem)
         return values
-    if col.isna().any():
-        row = int(np.flatnonzero(col.isna().to_numpy())[0])
-        raise DataValidationError(
-            f"{source}: target {name!r} has {int(col.isna().sum())} missing labels (first at row {_line(col, row)})."
-        )
-    labels = sorted(col.astype(str).unique())
+    missing = col.isna().to_numpy()
+    if missing.all():  # a window of rows not labelled yet: drift needs no labels
+        return pd.Series(np.nan, index=col.index, dtype=float)
+    labels = sorted(col[~missing].astype(str).unique())
     if len(labels) != 2:
         raise DataValidationError(
             f"{source}: binary classification needs exactly 2 classes in target {name!r}; found "
@@ -97,4 +99,7 @@ def _validate_target(col: pd.Series, cfg: Config, source: str) -> pd.Series:
     positive = (
         "1" if labels == ["0", "1"] else ("True" if labels == ["False", "True"] else labels[1])
     )
-    return (col.astype(str) == positive).astype(np.int64)
+    return pd.Series(
+        np.where(missing, np.nan, (col.astype(str) == positive).to_numpy(dtype=float)),
+        index=col.index,
+    )

@@ -6,6 +6,7 @@ summary for XCom. The time is the run's ``as_of`` (the data interval end), never
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
@@ -201,7 +202,9 @@ def _compare(cfg: Config, reg: Registry, ctx: RunContext, version: int, champ: A
         groups=groups,
         group_label=group_label,
     )
-    return comparison
+    return dataclasses.replace(
+        comparison, unlabelled_train=w.unlabelled_train, unlabelled_holdout=w.unlabelled_holdout
+    )
 
 
 def evaluate_challenger(

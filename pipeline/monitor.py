@@ -90,10 +90,16 @@ def drift_check(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
     ts = ds.frame[schema.timestamp]
     window = ds.frame.loc[(ts >= start) & (ts < ctx.as_of)].reset_index(drop=True)
     concept = None
-    if len(window) and window[schema.target].notna().all() and champ.metric in version.metrics:
+    # The champion's error on the window's labelled rows (drift itself reads every row); too few
+    # labels yet, and concept drift is not judged this time.
+    labelled = window.dropna(subset=[schema.target]).reset_index(drop=True)
+    enough = len(labelled) == len(window) or len(labelled) >= cfg.min_holdout_rows
+    if len(labelled) and enough and champ.metric in version.metrics:
         model = training.loads(reg.load_model_bytes(champ.version))
-        pred = training.predict(model, window, schema, cfg.task)
-        current = evaluation.score(champ.metric, window[schema.target].to_numpy(dtype=float), pred)
+        pred = training.predict(model, labelled, schema, cfg.task)
+        current = evaluation.score(
+            champ.metric, labelled[schema.target].to_numpy(dtype=float), pred
+        )
         concept = drift_mod.concept_check(
             champ.metric,
             cfg.higher_is_better,

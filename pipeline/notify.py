@@ -154,6 +154,7 @@ _LABELS = {
     "baseline_p_value": "p-value over the baseline",
     "bootstrap_groups": "Bootstrap unit",
     "effective_n": "Effective holdout size",
+    "unlabelled_holdout": "Unlabelled holdout rows left out",
     "affected": "Affected features",
     "drift_type": "Drift type",
     "drift_score": "Drift score",

@@ -62,6 +62,9 @@ class Comparison:
     bootstrap_groups: str = "rows"
     n_groups: int | None = None
     effective_n: float | None = None
+    # Rows without a target, left out of the training window and of this holdout.
+    unlabelled_train: int = 0
+    unlabelled_holdout: int = 0
 
     @property
     def has_champion(self) -> bool:

@@ -164,6 +164,16 @@ RUN_SETTINGS: tuple[Setting, ...] = (
         "an int > 0",
     ),
     Setting(
+        "max_unlabelled_share",
+        "float",
+        0.1,
+        "Share of a run's training and holdout rows that may lack a target: those rows are left "
+        "out of training and the holdout (and counted in the comparison) but kept for drift, "
+        "which needs no labels. More is a data error.",
+        lambda x: 0 <= x <= 1,
+        "a float in [0, 1]",
+    ),
+    Setting(
         "auto_promote_threshold",
         "float",
         0.05,

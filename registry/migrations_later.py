@@ -179,3 +179,16 @@ def m012_baseline_and_groups(db: Database) -> None:
         ALTER TABLE comparisons ADD COLUMN effective_n REAL;
         """,
     )
+
+
+@migrations()
+def m013_unlabelled_rows(db: Database) -> None:
+    """How many rows without a target each comparison's training window and holdout left out
+    (rows from before could have none: a missing label refused the file)."""
+    _execute_script(
+        db,
+        """
+        ALTER TABLE comparisons ADD COLUMN unlabelled_train INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE comparisons ADD COLUMN unlabelled_holdout INTEGER NOT NULL DEFAULT 0;
+        """,
+    )

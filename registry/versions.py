@@ -264,6 +264,8 @@ class VersionsMixin(RegistryBase):
                 "bootstrap_groups": c.bootstrap_groups,
                 "n_groups": c.n_groups,
                 "effective_n": _num(c.effective_n),
+                "unlabelled_train": c.unlabelled_train,
+                "unlabelled_holdout": c.unlabelled_holdout,
                 "created_at": audit.utcnow(),
             }
             cur = db.execute(
@@ -291,6 +293,7 @@ class VersionsMixin(RegistryBase):
                     "baseline_value": _num(c.baseline_value),
                     "baseline_p_value": c.baseline_p_value,
                     "bootstrap_groups": c.bootstrap_groups,
+                    "unlabelled_holdout": c.unlabelled_holdout,
                 },
             )
             return cid
@@ -332,7 +335,8 @@ class VersionsMixin(RegistryBase):
         comp = self._one(
             "SELECT metric, champion_value, challenger_value, relative_improvement, p_value, "
             "baseline, baseline_value, baseline_improvement, baseline_p_value, bootstrap_groups, "
-            "effective_n FROM comparisons WHERE run_id = ?",
+            "effective_n, NULLIF(unlabelled_holdout, 0) AS unlabelled_holdout "
+            "FROM comparisons WHERE run_id = ?",
             [run_id],
         )
         return {k: v for k, v in (comp or {}).items() if v is not None}
