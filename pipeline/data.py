@@ -29,7 +29,7 @@ from pipeline.data_columns import (
     _to_numeric,
     _validate_target,
 )
-from pipeline.data_read import _READERS, Read, _naive_utc, read_source
+from pipeline.data_read import _READERS, Read, _naive_utc, read_source, window_files
 from pipeline.data_schema import Dataset, Schema, Windows
 from pipeline.data_windows import split_windows
 from pipeline.demo_data import DEMO_DAYS, DEMO_SOURCE, demo_frame
@@ -83,7 +83,13 @@ def load_dataset(
             (source, start, end, *settings), lambda: _load(cfg, path, expected, start, end)
         )
     # CSV (or text timestamps): the file is read whole anyway, so it is validated whole, once
-    # while it is unchanged, and each window is a slice of the time-sorted rows.
+    # while it is unchanged, and each window is a slice of the time-sorted rows. Of a folder,
+    # only the files holding rows of the window are read (and checked).
+    if path is not None and path.is_dir() and (start is not None or end is not None):
+        read = Read(timestamp=cfg.timestamp_column, start=start, end=end)
+        files = tuple(str(f) for f in window_files(path, read))
+        full = _remember((source, files, *settings), lambda: _load(cfg, path, expected, start, end))
+        return _slice(full, start, end)
     full = _remember((source, None, None, *settings), lambda: _load(cfg, path, expected))
     return _slice(full, start, end)
 

@@ -38,24 +38,89 @@ def read_source(path: Path, read: Read | None = None) -> pd.DataFrame:
     if not path.exists():
         raise DataValidationError(f"Data path {path} does not exist.")
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in _READERS and p.is_file())
-        if not files:
-            raise DataValidationError(f"Data folder {path} holds no .csv or .parquet files.")
+        everything = folder_files(path)
+        files = window_files(path, read)
         parts = [_read_file(p, read) for p in files]
-        first = list(parts[0].columns)
+        first = set(parts[0].columns)
         for p, part in zip(files[1:], parts[1:], strict=True):
-            if list(part.columns) != first:
-                raise DataValidationError(
-                    f"{p} has columns {list(part.columns)}, but {files[0].name} has {first}: "
-                    "files in one data folder must share their columns."
-                )
+            if set(part.columns) != first:
+                raise DataValidationError(_differ(p, part.columns, files[0], parts[0].columns))
         frame = pd.concat(parts, ignore_index=True)
         spans = [part.attrs["span"] for part in parts if part.attrs.get("span")]
+        if len(files) < len(everything):  # the files not read still bound the source's times
+            spans = [sp for f in everything if (sp := file_span(f, read))]
         frame.attrs["filtered"] = any(part.attrs.get("filtered") for part in parts)
         if spans:
             frame.attrs["span"] = (min(a for a, _ in spans), max(b for _, b in spans))
         return frame
     return _read_file(path, read)
+
+
+def folder_files(path: Path) -> list[Path]:
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in _READERS and p.is_file())
+    if not files:
+        raise DataValidationError(f"Data folder {path} holds no .csv or .parquet files.")
+    return files
+
+
+def window_files(path: Path, read: Read) -> list[Path]:
+    """The files of a folder that hold rows of the read's window: a monthly file that gained a
+    column refuses only the runs that read it. Without a window (or when no file's times can be
+    told, or none overlaps) every file."""
+    files = folder_files(path)
+    if not read.windowed:
+        return files
+    lo = read.start or dt.datetime.min
+    hi = read.end or dt.datetime.max
+    chosen = [
+        f for f in files if (sp := file_span(f, read)) is None or (sp[0] < hi and sp[1] >= lo)
+    ]
+    return chosen or files
+
+
+def file_span(path: Path, read: Read) -> tuple[dt.datetime, dt.datetime] | None:
+    """First and last timestamp of one file (None when they cannot be told: the read reports
+    why), remembered while the file is unchanged."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    key = (str(path), stat.st_size, stat.st_mtime_ns, read.timestamp)
+    if key not in _SPANS:
+        _SPANS[key] = _span_of(path, read.timestamp or "")
+    return _SPANS[key]
+
+
+def _span_of(path: Path, ts: str) -> tuple[dt.datetime, dt.datetime] | None:
+    try:
+        if _READERS.get(path.suffix.lower()) == "parquet":
+            column = pd.read_parquet(path, columns=[ts])[ts]
+        else:
+            column = pd.read_csv(path, usecols=[ts])[ts]
+        parsed = pd.to_datetime(column, errors="coerce", utc=True, format="mixed")
+    except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError, KeyError):
+        return None
+    if len(parsed) == 0 or parsed.isna().any():
+        return None
+    return _naive_utc(parsed.min().to_pydatetime()), _naive_utc(parsed.max().to_pydatetime())
+
+
+_SPANS: dict[tuple[object, ...], tuple[dt.datetime, dt.datetime] | None] = {}
+
+
+def _differ(path: Path, columns: pd.Index, first: Path, first_columns: pd.Index) -> str:
+    """Only the columns that differ, not both headers."""
+    gained = [str(c) for c in columns if c not in set(first_columns)]
+    lost = [str(c) for c in first_columns if c not in set(columns)]
+    what = []
+    if gained:
+        what.append(f"column{'s' if len(gained) > 1 else ''} {', '.join(map(repr, gained))}")
+    if lost:
+        what.append(f"no column{'s' if len(lost) > 1 else ''} {', '.join(map(repr, lost))}")
+    return (
+        f"{path} has {' and '.join(what)}, unlike {first.name}: files in one data folder must "
+        "share their columns (set 'features' to read only the columns a model needs)."
+    )
 
 
 def _read_file(path: Path, read: Read) -> pd.DataFrame:
