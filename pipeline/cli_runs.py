@@ -66,11 +66,15 @@ def _validate(cfg: Config, dates: list[dt.datetime], conf: dict[str, Any]) -> No
     from pipeline import loop
 
     data_path = Path(conf["data_path"]) if conf.get("data_path") else None
+    noted: dict[str, None] = {}
     with _registry(cfg) as reg:
         for d in dates:
-            loop.preflight(
+            checked = loop.preflight(
                 cfg, reg, loop.RunContext(run_id="preflight", as_of=d, data_path=data_path)
             )
+            noted.update(dict.fromkeys(checked["notes"]))
+    for note in noted:  # what validation chose, once each: the run goes on
+        print(f"modelgate: note: {note}", file=sys.stderr, flush=True)
 
 
 def _drive(

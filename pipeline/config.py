@@ -61,6 +61,7 @@ class Config:
     features: tuple[str, ...] | None
     key_columns: tuple[str, ...] | None
     categorical_features: tuple[str, ...] | None
+    decimal: str
     primary_metric: str
     estimator: str
     estimator_params: Mapping[str, Any] = field(default_factory=dict)

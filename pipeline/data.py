@@ -113,7 +113,7 @@ def _slice(ds: Dataset, start: dt.datetime | None, end: dt.datetime | None) -> D
     lo = 0 if start is None else int(np.searchsorted(ts, np.datetime64(start, "ns"), "left"))
     hi = len(ts) if end is None else int(np.searchsorted(ts, np.datetime64(end, "ns"), "left"))
     frame = ds.frame.iloc[lo:hi].reset_index(drop=True)
-    return Dataset(frame=frame, schema=ds.schema, source=ds.source, span=ds.span)
+    return Dataset(frame=frame, schema=ds.schema, source=ds.source, span=ds.span, notes=ds.notes)
 
 
 def _pushdown(path: Path, timestamp: str) -> bool:
@@ -149,6 +149,7 @@ def _validation_settings(cfg: Config) -> tuple[Any, ...]:
         cfg.timestamp_column,
         cfg.features,
         cfg.categorical_features,
+        cfg.decimal,
         cfg.key_columns,
         cfg.demo_start,
         cfg.demo_wards,
@@ -248,18 +249,24 @@ def validate_frame(
     if span is None and len(frame):
         span = (frame[ts].min().to_pydatetime(), frame[ts].max().to_pydatetime())
 
-    # Feature kinds: categorical by config, by the champion's schema, or by dtype.
+    # Feature kinds: categorical by config, by the champion's schema, or by what the values are
+    # (text that is numbers in 95% of rows is numeric; its other values are noted as missing).
+    notes: list[str] = []
     if cfg.categorical_features is not None:
         categorical = tuple(c for c in features if c in cfg.categorical_features)
     elif expected is not None:
         categorical = tuple(c for c in features if c in expected.categorical)
     else:
-        categorical = tuple(c for c in features if not _is_numeric_like(frame[c]))
+        categorical = tuple(
+            c for c in features if not _is_numeric_like(frame[c], source, c, cfg.decimal)
+        )
     for c in features:
         if c in categorical:
             frame[c] = frame[c].astype("string").astype(object).where(frame[c].notna(), None)
         else:
-            frame[c] = _to_numeric(frame[c], source, c, expected is not None)
+            frame[c], note = _to_numeric(frame[c], source, c, True, cfg.decimal)
+            if note:
+                notes.append(note)
             if np.isinf(frame[c].to_numpy(dtype=float)).any():
                 row = int(np.flatnonzero(np.isinf(frame[c].to_numpy(dtype=float)))[0])
                 raise DataValidationError(
@@ -295,7 +302,9 @@ def validate_frame(
         if c in cols and c not in (ts, target, *features)
     ]
     columns = [ts, *features, target, *beside]
-    return Dataset(frame=frame[columns], schema=schema, source=source, span=span)
+    return Dataset(
+        frame=frame[columns], schema=schema, source=source, span=span, notes=tuple(notes)
+    )
 
 
 def _group_column(cfg: Config) -> tuple[str, ...]:

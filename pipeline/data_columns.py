@@ -44,28 +44,80 @@ def _parse_timestamps(col: pd.Series, source: str, name: str) -> pd.Series:
     return parsed.dt.tz_localize(None)
 
 
-def _is_numeric_like(col: pd.Series) -> bool:
+# A text column whose values parse as numbers in at least this share of its non-empty rows is
+# numeric: its other values ('?', 'n/a') are read as missing and reported, never a category.
+NUMERIC_SHARE = 0.95
+_GROUPED = {  # a number with thousands separators, for each decimal mark
+    ".": (r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?", ","),
+    ",": (r"[+-]?\d{1,3}(\.\d{3})+(,\d+)?", "."),
+}
+
+
+def _parse_text_numbers(col: pd.Series, decimal: str) -> pd.Series:
+    """Numbers written as text ("1400", "1,400", or "39,02" with ``decimal = ","``) as floats;
+    anything else NaN."""
+    text = col.astype("string").str.strip()
+    pattern, thousands = _GROUPED[decimal]
+    grouped = text.str.fullmatch(pattern).fillna(False).astype(bool)
+    text = text.where(~grouped, text.str.replace(thousands, "", regex=False))
+    if decimal == ",":
+        text = text.str.replace(",", ".", regex=False)
+    return pd.to_numeric(text.astype(object), errors="coerce").astype(float)
+
+
+def _is_numeric_like(col: pd.Series, source: str = "", name: str = "", decimal: str = ".") -> bool:
+    """Numbers, or text that is numbers in at least 95% of its non-empty rows. Text that would
+    be numbers with the other decimal mark is an error: never silently a category."""
     if pd.api.types.is_bool_dtype(col):
         return False
-    return bool(pd.api.types.is_numeric_dtype(col))
+    if pd.api.types.is_numeric_dtype(col):
+        return True
+    values = col.dropna()
+    if len(values) == 0 or not (
+        pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)
+    ):
+        return False
+    if _parse_text_numbers(values, decimal).notna().mean() >= NUMERIC_SHARE:
+        return True
+    other = "," if decimal == "." else "."
+    if _parse_text_numbers(values, other).notna().mean() >= NUMERIC_SHARE:
+        example = next(v for v in values.astype(str) if other in v)
+        raise DataValidationError(
+            f"{source}: column {name!r} holds numbers written with {other!r} as the decimal mark "
+            f"({example!r}); set decimal = {other!r}, or name the column in categorical_features."
+        )
+    return False
 
 
-def _to_numeric(col: pd.Series, source: str, name: str, strict_kind: bool) -> pd.Series:
+def _to_numeric(
+    col: pd.Series, source: str, name: str, tolerate: bool, decimal: str = "."
+) -> tuple[pd.Series, str | None]:
+    """The column as floats, and a note on the non-numeric values read as missing (``tolerate``:
+    up to 5% of its non-empty rows; more, or any without it, is an error naming the first)."""
     if pd.api.types.is_bool_dtype(col):
         raise DataValidationError(
             f"{source}: column {name!r} is boolean but the model expects numbers."
         )
     if pd.api.types.is_numeric_dtype(col):
-        return col.astype(float)
-    converted = pd.to_numeric(col, errors="coerce")
+        return col.astype(float), None
+    converted = _parse_text_numbers(col, decimal)
     bad = converted.isna() & col.notna()
-    if bad.any():
+    present = int(col.notna().sum())
+    if bad.any() and (not tolerate or bad.sum() > (1 - NUMERIC_SHARE) * present):
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataValidationError(
             f"{source}: column {name!r} must be numeric but holds {_show(col.iloc[row])} (row {_line(col, row)}; "
             f"{int(bad.sum())} non-numeric values)."
         )
-    return converted.astype(float)
+    note = None
+    if bad.any():
+        tokens = list(dict.fromkeys(col[bad].astype(str)))
+        shown = ", ".join(map(repr, tokens[:5])) + (", …" if len(tokens) > 5 else "")
+        note = (
+            f"{source}: column {name!r} is numeric; {int(bad.sum())} non-numeric "
+            f"value{'s' if bad.sum() > 1 else ''} ({shown}) read as missing."
+        )
+    return converted, note
 
 
 def _validate_target(col: pd.Series, cfg: Config, source: str) -> pd.Series:
@@ -73,7 +125,7 @@ def _validate_target(col: pd.Series, cfg: Config, source: str) -> pd.Series:
     out of training and the holdout (``split_windows``) and kept for drift."""
     name = cfg.target
     if cfg.task == "regression":
-        values = _to_numeric(col, source, name, True)
+        values, _ = _to_numeric(col, source, name, False, cfg.decimal)
         arr = values.to_numpy(dtype=float)
         bad = np.isinf(arr)
         if bad.any():

@@ -49,6 +49,8 @@ class Dataset:
     source: str
     # First and last timestamp of the whole source (a windowed load holds only part of it).
     span: tuple[dt.datetime, dt.datetime] | None = None
+    # What validation chose and the user should know (non-numeric values read as missing).
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

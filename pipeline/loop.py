@@ -65,7 +65,12 @@ def preflight(cfg: Config, reg: Registry | None, ctx: RunContext) -> dict[str, A
     # The bootstrap's groups and the baseline fail here, in one line, not inside Airflow.
     bootstrap.holdout_groups(w.holdout, cfg.bootstrap_group, ds.schema.timestamp)
     _baseline(cfg, w, ds.schema)
-    return {"source": ds.source, "train_rows": len(w.train), "holdout_rows": len(w.holdout)}
+    return {
+        "source": ds.source,
+        "train_rows": len(w.train),
+        "holdout_rows": len(w.holdout),
+        "notes": list(ds.notes),
+    }
 
 
 def _baseline(

@@ -88,8 +88,18 @@ RUN_SETTINGS: tuple[Setting, ...] = (
         "categorical_features",
         "list",
         None,
-        "Columns treated as categorical. Default: text, category and boolean columns.",
+        "Columns treated as categorical. Default: text (unless it is numbers in 95% of its rows), "
+        "category and boolean columns.",
         optional=True,
+    ),
+    Setting(
+        "decimal",
+        "str",
+        ".",
+        "The decimal mark of numbers stored as text: `.` (then `1,400` is 1400) or `,` (then "
+        "`39,02` is 39.02 and `1.400` is 1400). Text that is numbers in 95% of its rows is numeric.",
+        lambda x: x in (".", ","),
+        "'.' or ','",
     ),
     Setting(
         "primary_metric",

@@ -147,7 +147,12 @@ CASES = [
     ),
     (
         "text-in-numeric",
-        _csv(_set("los_days", 7, "abc")),
+        # One row in ten (more than the 5% a numeric column may hold as non-numeric missing).
+        _csv(
+            lambda f: f.assign(
+                los_days=f["los_days"].astype(object).where(f.index % 10 != 7, "abc")
+            )
+        ),
         {},
         [],
         "column 'los_days' must be numeric but holds 'abc' (row 9",
@@ -378,3 +383,20 @@ def test_bad_admin_commands(args, fragment, world, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and fragment in err
     assert snapshot(world["home"]) == before
+
+
+def test_tokens_in_a_numeric_column_are_a_note_not_an_error(world, capsys):
+    """'?' in 2% of a numeric column: read as missing, named once on stderr, and the run goes
+    on (checked through the CLI's own pre-flight, which runs before Airflow starts)."""
+    from pipeline import cli_runs
+
+    path = world["root"] / "tokens.csv"
+    f = world["good"].copy()
+    f["los_days"] = f["los_days"].astype(object).where(f.index % 50 != 3, "?")
+    f.to_csv(path, index=False)
+    cfg = load_config(env=world["env"])
+    dates = [dt.datetime(2025, 1, 25), dt.datetime.fromisoformat(AS_OF)]
+    cli_runs._validate(cfg, dates, {"data_path": str(path)})
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("modelgate: note: ")
+    assert "column 'los_days' is numeric;" in err[0] and "('?') read as missing" in err[0]

@@ -366,3 +366,41 @@ def test_keys_never_become_features_unless_named_and_stay_beside_them(cfg):
     assert ds.schema.features == ("ward", "capacity")
     plain = validate_frame(frame, cfg, source="flights.csv")  # no keys configured: all columns
     assert "flight" in plain.schema.features
+
+
+def _typed(cfg, **columns):
+    frame = demo_frame(cfg).head(400).reset_index(drop=True)
+    return validate_frame(frame.assign(**columns), cfg, source="typed.csv")
+
+
+def test_numbers_stored_as_text_are_numeric_never_silently_categorical(cfg):
+    """A trial's '1,400', '39,02', Parquet '1400' and '?' tokens all became categories."""
+    n = 400
+    plain = [str(1000 + i) for i in range(n)]
+    grouped = [f"{1 + i // 1000},{i % 1000:03d}" for i in range(1000, 1000 + n)]
+    tokens = [("?" if i % 40 == 0 else f"{i / 10:.1f}") for i in range(n)]  # 2.5% '?'
+    ds = _typed(cfg, staff_text=plain, beds=grouped, dose=tokens, site=["EWR", "JFK"] * (n // 2))
+    assert {"staff_text", "beds", "dose"} <= set(ds.schema.numeric)
+    assert "site" in ds.schema.categorical
+    assert ds.frame["beds"].iloc[0] == 2000.0 and ds.frame["staff_text"].iloc[1] == 1001.0
+    assert ds.frame["dose"].isna().sum() == 10
+    assert ds.notes == (
+        "typed.csv: column 'dose' is numeric; 10 non-numeric values ('?') read as missing.",
+    )
+
+
+def test_a_decimal_comma_is_an_error_until_the_setting_names_it(cfg):
+    commas = [f"{i // 100},{i % 100:02d}" for i in range(3900, 4300)]  # 39,00 ... 42,99
+    with pytest.raises(
+        DataValidationError,
+        match=r"column 'temp' holds numbers written with ',' as the decimal mark \('39,00'\); set decimal = ','",
+    ):
+        _typed(cfg, temp=commas)
+    ds = _typed(make_cfg(decimal=","), temp=commas, beds=["1.400"] * 400)
+    assert ds.frame["temp"].iloc[2] == pytest.approx(39.02)
+    assert ds.frame["beds"].iloc[0] == 1400.0
+
+
+def test_text_that_is_mostly_not_numbers_stays_categorical(cfg):
+    mixed = [("n/a" if i % 10 == 0 else str(i)) for i in range(400)]  # 10% text: not >= 95%
+    assert "code" in _typed(cfg, code=mixed).schema.categorical

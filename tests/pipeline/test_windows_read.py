@@ -61,7 +61,7 @@ def test_a_bad_row_outside_a_parquet_window_is_not_read_but_one_inside_is_refuse
     schema = load_dataset(cfg, files["parquet"]).schema  # the champion's: los_days is numeric
     frame = demo_frame(cfg).iloc[: 12 * 200].copy()
     frame["los_days"] = frame["los_days"].astype(str)
-    frame.loc[5, "los_days"] = "abc"  # 2024-01-01, outside the window
+    frame.loc[:59, "los_days"] = "abc"  # 2024-01-01 to 01-05, outside the window (over 5% in)
     frame.to_parquet(tmp_path / "bad.parquet", index=False)
     bad = tmp_path / "bad.parquet"
     assert len(load_dataset(cfg, bad, schema, start=START, end=END).frame) == 168
