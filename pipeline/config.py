@@ -72,6 +72,7 @@ class Config:
     min_train_rows: int
     min_holdout_rows: int
     max_unlabelled_share: float
+    max_new_level_share: float
     auto_promote_threshold: float
     min_relative_improvement: float
     improvement_measure: dict[str, str]

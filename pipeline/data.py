@@ -11,6 +11,7 @@ offending value or count, raised before anything trains.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from collections import OrderedDict
@@ -31,7 +32,7 @@ from pipeline.data_columns import (
 )
 from pipeline.data_read import _READERS, Read, _naive_utc, read_source, window_files
 from pipeline.data_schema import Dataset, Schema, Windows
-from pipeline.data_windows import split_windows
+from pipeline.data_windows import check_levels, split_windows
 from pipeline.demo_data import DEMO_DAYS, DEMO_SOURCE, demo_frame
 from pipeline.errors import DataValidationError
 
@@ -42,6 +43,7 @@ __all__ = [
     "Read",
     "Schema",
     "Windows",
+    "check_levels",
     "count_rows",
     "demo_frame",
     "fingerprint",
@@ -113,7 +115,7 @@ def _slice(ds: Dataset, start: dt.datetime | None, end: dt.datetime | None) -> D
     lo = 0 if start is None else int(np.searchsorted(ts, np.datetime64(start, "ns"), "left"))
     hi = len(ts) if end is None else int(np.searchsorted(ts, np.datetime64(end, "ns"), "left"))
     frame = ds.frame.iloc[lo:hi].reset_index(drop=True)
-    return Dataset(frame=frame, schema=ds.schema, source=ds.source, span=ds.span, notes=ds.notes)
+    return dataclasses.replace(ds, frame=frame)
 
 
 def _pushdown(path: Path, timestamp: str) -> bool:
@@ -303,7 +305,12 @@ def validate_frame(
     ]
     columns = [ts, *features, target, *beside]
     return Dataset(
-        frame=frame[columns], schema=schema, source=source, span=span, notes=tuple(notes)
+        frame=frame[columns],
+        schema=schema,
+        source=source,
+        span=span,
+        notes=tuple(notes),
+        expected=expected,
     )
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+
+MAX_LEVELS = 50  # a categorical with more training values keeps no level list
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -17,18 +20,34 @@ class Schema:
     categorical: tuple[str, ...]
     target: str
     timestamp: str
+    # The values each categorical feature held in training, where they are few (at most
+    # MAX_LEVELS); a version from before has none, and nothing is checked against them.
+    # (column, sorted values) pairs: a tuple, so that a schema stays hashable (a cache key).
+    levels: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def numeric(self) -> tuple[str, ...]:
         return tuple(f for f in self.features if f not in self.categorical)
 
+    def with_levels(self, rows: pd.DataFrame) -> Schema:
+        """This schema with the levels of ``rows`` (a version's training window)."""
+        levels = []
+        for c in self.categorical:
+            values = rows[c].dropna().astype(str).unique()
+            if len(values) <= MAX_LEVELS:
+                levels.append((c, tuple(sorted(values))))
+        return dataclasses.replace(self, levels=tuple(levels))
+
     def to_dict(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "features": list(self.features),
             "categorical": list(self.categorical),
             "target": self.target,
             "timestamp": self.timestamp,
         }
+        if self.levels:
+            out["levels"] = {c: list(v) for c, v in self.levels}
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Schema:
@@ -37,6 +56,7 @@ class Schema:
             categorical=tuple(d["categorical"]),
             target=str(d["target"]),
             timestamp=str(d["timestamp"]),
+            levels=tuple((str(c), tuple(map(str, v))) for c, v in (d.get("levels") or {}).items()),
         )
 
 
@@ -51,6 +71,8 @@ class Dataset:
     span: tuple[dt.datetime, dt.datetime] | None = None
     # What validation chose and the user should know (non-numeric values read as missing).
     notes: tuple[str, ...] = ()
+    # The champion's schema the data was checked against (its levels judge schema drift).
+    expected: Schema | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -31,6 +31,7 @@ def split_windows(ds: Dataset, cfg: Config, as_of: dt.datetime) -> Windows:
     holdout = ds.frame.loc[(ts >= holdout_start) & (ts < as_of)].reset_index(drop=True)
     first, last = ds.span if ds.span else (ts.min(), ts.max())
     span = f"{first:%Y-%m-%d} to {last:%Y-%m-%d}"
+    check_levels(ds, holdout, f"the holdout {holdout_start:%Y-%m-%d} to {as_of:%Y-%m-%d}", cfg)
     train, unlabelled_train = _labelled(train, ds, cfg)
     holdout, unlabelled_holdout = _labelled(holdout, ds, cfg)
     rows = len(train) + len(holdout) + unlabelled_train + unlabelled_holdout
@@ -83,3 +84,33 @@ def _labelled(rows: pd.DataFrame, ds: Dataset, cfg: Config) -> tuple[pd.DataFram
     if cfg.task == "classification":
         rows = rows.assign(**{ds.schema.target: rows[ds.schema.target].astype(np.int64)})
     return rows, int(missing.sum())
+
+
+def check_levels(ds: Dataset, rows: pd.DataFrame, what: str, cfg: Config) -> None:
+    """Schema drift: a categorical feature whose values in ``rows`` are mostly ones the champion
+    never saw in training (a trial recoded EWR/JFK/LGA as 1/2/3, and the next challenger, which
+    had seen the new codes, was promoted over a champion that had not)."""
+    expected = ds.expected
+    if expected is None or not len(rows):
+        return
+    for column, known in expected.levels:
+        if column not in rows.columns:
+            continue
+        values = rows[column].dropna().astype(str)
+        if not len(values):
+            continue
+        new = ~values.isin(known)
+        share = float(new.mean())
+        if share > cfg.max_new_level_share:
+            now = sorted(values.unique())
+            raise DataValidationError(
+                f"{ds.source}: schema drift in column {column!r}: values {_set(known)} → "
+                f"{_set(now)}; {share:.0%} of the rows of {what} hold values the champion never "
+                f"saw (max_new_level_share {cfg.max_new_level_share:.0%}). Fix the data, or set "
+                "max_new_level_share = 1 to accept it."
+            )
+
+
+def _set(values: tuple[str, ...] | list[str], most: int = 8) -> str:
+    shown = ", ".join(values[:most]) + (f", … ({len(values)} in all)" if len(values) > most else "")
+    return "{" + shown + "}"

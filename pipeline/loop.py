@@ -141,7 +141,7 @@ def train_challenger(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, A
         train_rows=len(w.train),
         data_fingerprint=data_mod.fingerprint(w.train),
         metrics=metrics,
-        schema=ds.schema.to_dict(),
+        schema=ds.schema.with_levels(w.train).to_dict(),
         feature_importance=trained.feature_importance,
         reference_profile=_reference_profile(cfg, ds.schema, w.train, trained.model),
     )

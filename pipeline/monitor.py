@@ -89,6 +89,9 @@ def drift_check(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
     ds = load_data(cfg, reg, ctx.data_path, start=earliest, end=ctx.as_of)
     ts = ds.frame[schema.timestamp]
     window = ds.frame.loc[(ts >= start) & (ts < ctx.as_of)].reset_index(drop=True)
+    data_mod.check_levels(
+        ds, window, f"the drift window {start:%Y-%m-%d} to {ctx.as_of:%Y-%m-%d}", cfg
+    )
     concept = None
     # The champion's error on the window's labelled rows (drift itself reads every row); too few
     # labels yet, and concept drift is not judged this time.

@@ -184,6 +184,16 @@ RUN_SETTINGS: tuple[Setting, ...] = (
         "a float in [0, 1]",
     ),
     Setting(
+        "max_new_level_share",
+        "float",
+        0.5,
+        "Schema drift: when more than this share of the holdout's (or the drift window's) rows "
+        "hold values of a categorical feature that the champion never saw in training, the run "
+        "is refused, naming both value sets. 1 turns it off.",
+        lambda x: 0 <= x <= 1,
+        "a float in [0, 1]",
+    ),
+    Setting(
         "auto_promote_threshold",
         "float",
         0.05,
