@@ -58,6 +58,7 @@ class Config:
     task: str
     target: str
     timestamp_column: str
+    timezone: str
     features: tuple[str, ...] | None
     key_columns: tuple[str, ...] | None
     categorical_features: tuple[str, ...] | None

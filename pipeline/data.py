@@ -81,9 +81,11 @@ def load_dataset(
     start, end = (_naive_utc(t) if t is not None else None for t in (start, end))
     if path is not None and _pushdown(path, cfg.timestamp_column):
         # Parquet with a timestamp column: read and validate only the window.
-        return _remember(
+        # (Sliced again: with a non-UTC timezone the read's bounds carry a day's margin.)
+        loaded = _remember(
             (source, start, end, *settings), lambda: _load(cfg, path, expected, start, end)
         )
+        return _slice(loaded, start, end) if cfg.timezone != "UTC" else loaded
     # CSV (or text timestamps): the file is read whole anyway, so it is validated whole, once
     # while it is unchanged, and each window is a slice of the time-sorted rows. Of a folder,
     # only the files holding rows of the window are read (and checked).
@@ -152,6 +154,7 @@ def _validation_settings(cfg: Config) -> tuple[Any, ...]:
         cfg.features,
         cfg.categorical_features,
         cfg.decimal,
+        cfg.timezone,
         cfg.key_columns,
         cfg.demo_start,
         cfg.demo_wards,
@@ -188,7 +191,13 @@ def _load(
             if cfg.features is not None
             else None
         )
-        read = Read(timestamp=cfg.timestamp_column, columns=columns, start=start, end=end)
+        read = Read(
+            timestamp=cfg.timestamp_column,
+            columns=columns,
+            start=start,
+            end=end,
+            timezone=cfg.timezone,
+        )
         frame, source = read_source(path, read), str(path)
     return validate_frame(frame, cfg, source=source, expected=expected, key_columns=key)
 
@@ -247,7 +256,7 @@ def validate_frame(
         raise DataValidationError(f"{source}: no feature columns besides {ts!r} and {target!r}.")
 
     # Timestamps: every value must parse.
-    frame[ts] = _parse_timestamps(frame[ts], source, ts)
+    frame[ts] = _parse_timestamps(frame[ts], source, ts, cfg.timezone)
     if span is None and len(frame):
         span = (frame[ts].min().to_pydatetime(), frame[ts].max().to_pydatetime())
 
@@ -339,7 +348,7 @@ def count_rows(cfg: Config, data_path: Path | None, start: dt.datetime, end: dt.
             read = read_source(Path(path), Read(timestamp=ts, columns=(ts, cfg.target)))
             if cfg.target in read.columns:  # a missing target is reported by the run's read
                 read = read.loc[read[cfg.target].notna()]
-            column = _parse_timestamps(read[ts], str(path), ts)
+            column = _parse_timestamps(read[ts], str(path), ts, cfg.timezone)
         stamps = np.sort(column.to_numpy(dtype="datetime64[ns]"))
         _STAMPS.clear()  # one source's timestamps at a time
         _STAMPS[key] = stamps

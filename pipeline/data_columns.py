@@ -27,7 +27,14 @@ def _show(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def _parse_timestamps(col: pd.Series, source: str, name: str) -> pd.Series:
+# A written time that carries its zone: '…05:00+01:00', '…05:00Z', '…05:00 UTC'.
+_ZONED = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2}|UTC|GMT)$"
+
+
+def _parse_timestamps(col: pd.Series, source: str, name: str, timezone: str = "UTC") -> pd.Series:
+    """Naive UTC times. A time written without a zone is a wall-clock time in ``timezone``
+    (the ``timezone`` setting); in the hour a DST change repeats, the first (summer) reading is
+    taken, and a time the change skips moves forward to the first that exists."""
     if col.isna().any():
         row = int(np.flatnonzero(col.isna().to_numpy())[0])
         raise DataValidationError(
@@ -41,7 +48,23 @@ def _parse_timestamps(col: pd.Series, source: str, name: str) -> pd.Series:
             f"{source}: column {name!r} has an unparseable date {_show(col.iloc[row])} (row {_line(col, row)}; "
             f"{int(bad.sum())} bad in all)."
         )
-    return parsed.dt.tz_localize(None)
+    if timezone == "UTC":
+        return parsed.dt.tz_localize(None)
+    if isinstance(col.dtype, pd.DatetimeTZDtype):
+        return parsed.dt.tz_localize(None)
+    if pd.api.types.is_datetime64_dtype(col):
+        naive = np.ones(len(col), dtype=bool)
+    else:
+        naive = ~col.astype(str).str.strip().str.contains(_ZONED, case=False, regex=True).to_numpy()
+    if not naive.any():
+        return parsed.dt.tz_localize(None)
+    wall = parsed[naive].dt.tz_localize(None)
+    local = wall.dt.tz_localize(
+        timezone, ambiguous=np.ones(len(wall), dtype=bool), nonexistent="shift_forward"
+    ).dt.tz_convert("UTC")
+    out = parsed.copy()
+    out[naive] = local
+    return out.dt.tz_localize(None)
 
 
 # A text column whose values parse as numbers in at least this share of its non-empty rows is

@@ -26,6 +26,7 @@ class Read:
     columns: tuple[str, ...] | None = None
     start: dt.datetime | None = None
     end: dt.datetime | None = None
+    timezone: str = "UTC"  # of naive timestamps (the ``timezone`` setting)
 
     @property
     def windowed(self) -> bool:
@@ -70,10 +71,15 @@ def window_files(path: Path, read: Read) -> list[Path]:
     files = folder_files(path)
     if not read.windowed:
         return files
-    lo = read.start or dt.datetime.min
-    hi = read.end or dt.datetime.max
+    # A file's span is read as if UTC; a day's slack covers the zone of naive times.
+    day = dt.timedelta(days=1)
+    lo = read.start - day if read.start is not None and read.start > dt.datetime.min + day else None
+    hi = read.end + day if read.end is not None and read.end < dt.datetime.max - day else None
     chosen = [
-        f for f in files if (sp := file_span(f, read)) is None or (sp[0] < hi and sp[1] >= lo)
+        f
+        for f in files
+        if (sp := file_span(f, read)) is None
+        or ((hi is None or sp[0] < hi) and (lo is None or sp[1] >= lo))
     ]
     return chosen or files
 
@@ -157,11 +163,21 @@ def _read_parquet(path: Path, read: Read) -> pd.DataFrame:
     if read.windowed and ts in schema.names and pa.types.is_timestamp(schema.field(ts).type):
         tz = schema.field(ts).type.tz
 
-        def at(t: dt.datetime) -> pd.Timestamp:  # naive timestamps are UTC, as when parsed
-            return pd.Timestamp(t).tz_localize("UTC") if tz else pd.Timestamp(t)
+        local = not tz and read.timezone != "UTC"
+        margin = dt.timedelta(days=1) if local else dt.timedelta(0)
 
-        filters = [(ts, ">=", at(read.start))] if read.start is not None else []
-        filters += [(ts, "<", at(read.end))] if read.end is not None else []
+        def at(t: dt.datetime) -> pd.Timestamp:
+            """A UTC bound in the column's terms: a naive column holds wall-clock times of the
+            ``timezone`` setting, so its bound is widened by a day (DST) and the load slices."""
+            if tz:
+                return pd.Timestamp(t).tz_localize("UTC")
+            if local:
+                utc = pd.Timestamp(t).tz_localize("UTC")
+                return utc.tz_convert(read.timezone).tz_localize(None)
+            return pd.Timestamp(t)
+
+        filters = [(ts, ">=", at(read.start) - margin)] if read.start is not None else []
+        filters += [(ts, "<", at(read.end) + margin)] if read.end is not None else []
     frame = pd.read_parquet(path, columns=columns, filters=filters or None)
     frame.attrs["filtered"] = bool(filters)
     if filters:

@@ -6,6 +6,17 @@ from __future__ import annotations
 from pipeline.measures import check_measures
 from pipeline.setting import TASKS, Setting, non_negative, percent, positive, unit
 
+
+def _is_zone(name: str) -> bool:
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
 RUN_SETTINGS: tuple[Setting, ...] = (
     Setting(
         "home",
@@ -68,6 +79,15 @@ RUN_SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("target", "str", "occupancy", "Target column."),
     Setting("timestamp_column", "str", "timestamp", "Timestamp column used for time windows."),
+    Setting(
+        "timezone",
+        "str",
+        "UTC",
+        "The zone of times written without one (`01/01/2025 05:00 AM`), an IANA name such as "
+        "`America/New_York`; times with an offset keep it. Everything is stored in UTC.",
+        _is_zone,
+        "an IANA time zone name such as 'Europe/Paris'",
+    ),
     Setting(
         "features",
         "list",
