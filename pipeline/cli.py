@@ -47,6 +47,8 @@ from pipeline.cli_common import (  # noqa: F401
 )
 from pipeline.cli_rollout import cmd_rollout, cmd_traffic
 from pipeline.cli_runs import cmd_init, cmd_run, cmd_simulate
+from pipeline.cli_schema import add_parser as add_schema_parser
+from pipeline.cli_schema import cmd_schema
 from pipeline.cli_serve import DASHBOARD_APP, cmd_dashboard, cmd_drift, cmd_up, dashboard_command  # noqa: F401
 
 
@@ -183,6 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true")
 
+    add_schema_parser(sub)
+
     p = sub.add_parser(
         "dashboard", help="serve the dashboard (sign in with a user from 'modelgate users')"
     )
@@ -212,6 +216,7 @@ COMMANDS = {
     "reject": cmd_reject,
     "rollback": cmd_rollback,
     "drift": cmd_drift,
+    "schema": cmd_schema,
     "notify": cmd_notify,
     "promotions": cmd_promotions,
     "users": cmd_users,

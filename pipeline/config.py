@@ -55,6 +55,7 @@ class Config:
     audit_key: str | None = field(default=None, repr=False)  # never in logs or reprs
     airflow_home: Path
     data_path: Path | None
+    schema_path: Path | None
     task: str
     target: str
     timestamp_column: str
@@ -350,7 +351,7 @@ def load_config(
         if values["audit_checkpoint"]
         else values["artifacts_dir"] / "audit-checkpoint.json"
     )
-    for name in ("data_path", "smtp_ca_file"):
+    for name in ("data_path", "schema_path", "smtp_ca_file"):
         if values[name] is not None:
             values[name] = Path(values[name]).expanduser().resolve()
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline import schema_file
 from pipeline.config import Config
 from pipeline.data_columns import (
     _is_numeric_like,
@@ -155,6 +156,7 @@ def _validation_settings(cfg: Config) -> tuple[Any, ...]:
         cfg.categorical_features,
         cfg.decimal,
         cfg.timezone,
+        _schema_signature(cfg),
         cfg.key_columns,
         cfg.demo_start,
         cfg.demo_wards,
@@ -162,6 +164,13 @@ def _validation_settings(cfg: Config) -> tuple[Any, ...]:
         cfg.demo_data_drift_date,
         cfg.demo_concept_drift_date,
     )
+
+
+def _schema_signature(cfg: Config) -> tuple[Any, ...] | None:
+    """The schema file's identity (a changed file is a new validation)."""
+    if cfg.schema_path is None:
+        return None
+    return _signature(cfg.schema_path)
 
 
 def _signature(path: Path) -> tuple[Any, ...]:
@@ -180,6 +189,17 @@ def _load(
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
 ) -> Dataset:
+    fmt, expected_name = "mixed", "the champion's schema"
+    if (schema_path := cfg.schema_path) is not None:  # explicit: kinds, keys, levels, format
+        declared = schema_file.load(schema_path)
+        schema_file.check_settings(
+            declared, timestamp=cfg.timestamp_column, target=cfg.target, timezone=cfg.timezone
+        )
+        fmt = declared.timestamp_format
+        if cfg.key_columns is None and declared.keys:
+            cfg = dataclasses.replace(cfg, key_columns=declared.keys)
+        if expected is None:
+            expected, expected_name = declared.as_expected(), schema_path.name
     if path is None:
         frame, source = demo_frame(cfg), DEMO_SOURCE
         key: tuple[str, ...] | None = cfg.key_columns if cfg.key_columns is not None else ("ward",)
@@ -199,7 +219,15 @@ def _load(
             timezone=cfg.timezone,
         )
         frame, source = read_source(path, read), str(path)
-    return validate_frame(frame, cfg, source=source, expected=expected, key_columns=key)
+    return validate_frame(
+        frame,
+        cfg,
+        source=source,
+        expected=expected,
+        key_columns=key,
+        timestamp_format=fmt,
+        expected_name=expected_name,
+    )
 
 
 def validate_frame(
@@ -209,6 +237,8 @@ def validate_frame(
     source: str,
     expected: Schema | None = None,
     key_columns: tuple[str, ...] | None = None,
+    timestamp_format: str = "mixed",
+    expected_name: str = "the champion's schema",
 ) -> Dataset:
     """Check columns, types, timestamps and target; return a time-sorted copy with parsed dates.
 
@@ -249,14 +279,14 @@ def validate_frame(
         extra = [c for c in cols if c not in not_features and c not in features]
         if extra:
             raise DataValidationError(
-                f"{source}: unexpected column {extra[0]!r} is not in the champion's schema "
+                f"{source}: unexpected column {extra[0]!r} is not in {expected_name} "
                 f"({', '.join(features)}); set 'features' to choose columns explicitly."
             )
     if not features:
         raise DataValidationError(f"{source}: no feature columns besides {ts!r} and {target!r}.")
 
     # Timestamps: every value must parse.
-    frame[ts] = _parse_timestamps(frame[ts], source, ts, cfg.timezone)
+    frame[ts] = _parse_timestamps(frame[ts], source, ts, cfg.timezone, timestamp_format)
     if span is None and len(frame):
         span = (frame[ts].min().to_pydatetime(), frame[ts].max().to_pydatetime())
 

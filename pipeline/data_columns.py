@@ -31,7 +31,9 @@ def _show(value: Any) -> str:
 _ZONED = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2}|UTC|GMT)$"
 
 
-def _parse_timestamps(col: pd.Series, source: str, name: str, timezone: str = "UTC") -> pd.Series:
+def _parse_timestamps(
+    col: pd.Series, source: str, name: str, timezone: str = "UTC", fmt: str = "mixed"
+) -> pd.Series:
     """Naive UTC times. A time written without a zone is a wall-clock time in ``timezone``
     (the ``timezone`` setting); in the hour a DST change repeats, the first (summer) reading is
     taken, and a time the change skips moves forward to the first that exists."""
@@ -40,12 +42,14 @@ def _parse_timestamps(col: pd.Series, source: str, name: str, timezone: str = "U
         raise DataValidationError(
             f"{source}: column {name!r} has an empty timestamp (row {_line(col, row)})."
         )
-    parsed = pd.to_datetime(col, errors="coerce", utc=True, format="mixed")
+    exact = fmt not in ("mixed", "native") and not pd.api.types.is_datetime64_any_dtype(col)
+    parsed = pd.to_datetime(col, errors="coerce", utc=True, format=fmt if exact else "mixed")
     bad = parsed.isna()
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
+        why = f"a date that does not match {fmt!r}" if exact else "an unparseable date"
         raise DataValidationError(
-            f"{source}: column {name!r} has an unparseable date {_show(col.iloc[row])} (row {_line(col, row)}; "
+            f"{source}: column {name!r} has {why} {_show(col.iloc[row])} (row {_line(col, row)}; "
             f"{int(bad.sum())} bad in all)."
         )
     if timezone == "UTC":

@@ -70,6 +70,14 @@ RUN_SETTINGS: tuple[Setting, ...] = (
         optional=True,
     ),
     Setting(
+        "schema_path",
+        "path",
+        None,
+        "A schema file from `modelgate schema infer` (TOML): runs take column kinds, levels, "
+        "keys and the timestamp format from it and refuse data that does not match.",
+        optional=True,
+    ),
+    Setting(
         "task",
         "str",
         "regression",
