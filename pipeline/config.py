@@ -120,6 +120,7 @@ class Config:
     drift_alpha: float
     drift_top_k: int
     drift_share: float
+    drift_dataset_rule: str
     concept_degradation: float
     drift_calibration: bool
     drift_calibration_sd: float
@@ -178,6 +179,7 @@ class Config:
             min_rows=self.drift_min_rows,
             top_k=self.drift_top_k,
             share=self.drift_share,
+            dataset_rule=self.drift_dataset_rule,
             calibrated=self.drift_calibration,
             calibration_sd=self.drift_calibration_sd,
             concept_degradation=self.concept_degradation,

@@ -261,7 +261,8 @@ def detect_drift(
     """Compare ``current`` with a reference DataFrame (exact) or a saved profile (fast).
 
     Dataset-level drift: any of the ``top_k`` most important features drifts, or the share of
-    drifted features reaches ``share``. Without importances every feature counts as important.
+    drifted features reaches ``share``, or (``dataset_rule = "any"``) any feature's alarm against
+    a calibrated limit. Without importances every feature counts as important.
     A profile with a calibration judges each feature against its reference windows. Features are
     compared on up to ``n_threads`` threads (0: every available core).
     """
@@ -361,6 +362,10 @@ def detect_drift(
         top = list(feats)
     share = len(drifted_names) / len(final) if final else 0.0
     data_drift = any(n in top for n in drifted_names) or share >= t.share
+    if t.dataset_rule == "any":  # a limit the reference's own windows set is evidence enough
+        data_drift = data_drift or any(
+            f.drifted and any(rule != "floor" for rule in (f.rules or {}).values()) for f in final
+        )
     concept_drift = bool(concept and (concept.drifted or concept.below_floor))
     drift_type = {(True, True): "both", (True, False): "data", (False, True): "concept"}.get(
         (data_drift, concept_drift), "none"
@@ -386,6 +391,7 @@ def detect_drift(
             "missing": t.missing,
             "top_k": t.top_k,
             "share": t.share,
+            "dataset_rule": t.dataset_rule,
             "calibrated_windows": windows,
             "calibration_sd": t.calibration_sd if windows else None,
         },

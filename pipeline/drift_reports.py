@@ -28,6 +28,9 @@ class DriftThresholds:
     # windows set the limit, but never below this (a shift this small is rarely worth a retraining).
     ks_min_effect: float = 0.03
     psi_min_effect: float = 0.02
+    # The dataset verdict: "important" (any of the top_k features drifts, or share of all do) or
+    # "any" (also any single feature's alarm against a calibrated limit).
+    dataset_rule: str = "important"
 
     def floor(self, stat: str) -> float:
         """The limit without a calibration (the drift_*_threshold settings)."""

@@ -149,20 +149,33 @@ def _keys(
         return tuple(keys), "given"
     if not frame.duplicated(subset=[ts]).any():
         return (), "none needed: the timestamp alone identifies every row"
-    candidates = [
-        c
+    # Columns that could name a series: whole numbers or text, never empty.
+    usable = [
+        str(c)
         for c in frame.columns
         if c not in (ts, target)
         and not pd.api.types.is_float_dtype(frame[c])
         and frame[c].notna().all()
-        and not frame.duplicated(subset=[ts, c]).any()
     ]
+    levels = {c: int(frame[c].nunique()) for c in usable}
+    singles = [(c,) for c in usable if not frame.duplicated(subset=[ts, c]).any()]
+    pairs = (
+        []
+        if singles
+        else [  # a flight is its carrier and number
+            (a, b)
+            for i, a in enumerate(sorted(usable, key=levels.__getitem__)[:12])
+            for b in sorted(usable, key=levels.__getitem__)[i + 1 : 12]
+            if not frame.duplicated(subset=[ts, a, b]).any()
+        ]
+    )
+    candidates = singles or pairs
     if not candidates:
-        return (), "no column identifies a row with the timestamp; name one with --keys"
-    best = min(candidates, key=lambda c: frame[c].nunique())
-    others = [c for c in candidates if c != best]
-    also = f"; also unique: {', '.join(others[:5])}" if others else ""
-    return (str(best),), (
+        return (), "no column or pair identifies a row with the timestamp; name keys with --keys"
+    best = min(candidates, key=lambda k: sum(levels[c] for c in k))
+    others = [", ".join(k) for k in candidates if k != best]
+    also = f"; also unique: {'; '.join(others[:3])}" if others else ""
+    return best, (
         f"inferred: with the timestamp it identifies every row{also}. Keys are not features "
         "unless 'features' names them"
     )

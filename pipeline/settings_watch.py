@@ -138,6 +138,16 @@ WATCH_SETTINGS: tuple[Setting, ...] = (
         "a float in (0, 1)",
     ),
     Setting(
+        "drift_dataset_rule",
+        "str",
+        "important",
+        "`important`: data drift when a top-k feature drifts or the share is reached; `any`: also "
+        "when any one feature drifts beyond its calibrated limit (for a reference that covers "
+        "the data's seasons; see Drift detection).",
+        lambda x: x in ("important", "any"),
+        "'important' or 'any'",
+    ),
+    Setting(
         "concept_degradation",
         "float",
         0.15,

@@ -157,3 +157,28 @@ def test_the_cli_prints_the_file_and_refuses_a_missing_column(written, capsys, m
     assert cli.main(["schema", "infer", data, "--timestamp", "when"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"modelgate: error: {data}: timestamp column 'when' is missing."]
+
+
+def test_keys_are_a_pair_when_no_single_column_identifies_rows():
+    """As in the real 2013 flights: a flight is its carrier and number (measured there too)."""
+    frame = pd.DataFrame(
+        {
+            "time": ["2025-01-01 05:00"] * 4 + ["2025-01-01 06:00"] * 2,
+            "carrier": ["UA", "UA", "AA", "AA", "UA", "AA"],
+            "flight": [1, 2, 1, 2, 1, 1],
+            "delay": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        }
+    )
+    schema, notes = schema_file.infer(
+        frame, source="f.csv", timestamp="time", target="delay", keys=None
+    )
+    assert schema.keys == ("carrier", "flight") and notes["keys"].startswith("inferred")
+    alone = frame.drop_duplicates("time")
+    schema, notes = schema_file.infer(
+        alone, source="f.csv", timestamp="time", target="delay", keys=None
+    )
+    assert schema.keys == () and "timestamp alone" in notes["keys"]
+    with pytest.raises(DataValidationError, match="2 rows share their time and carrier: not a key"):
+        schema_file.infer(
+            frame, source="f.csv", timestamp="time", target="delay", keys=("carrier",)
+        )
