@@ -206,8 +206,14 @@ def _load(
     else:
         key = cfg.key_columns
         # Only the named columns when the features are explicit (else every column is checked).
+        # Each column once: a key may be a feature too (a real flights run read 'carrier' twice).
         columns = (
-            (cfg.timestamp_column, cfg.target, *cfg.features, *(key or ()), *_group_column(cfg))
+            tuple(
+                dict.fromkeys(
+                    (cfg.timestamp_column, cfg.target, *cfg.features, *(key or ()))
+                    + _group_column(cfg)
+                )
+            )
             if cfg.features is not None
             else None
         )

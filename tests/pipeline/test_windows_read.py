@@ -101,3 +101,26 @@ def test_a_date_without_data_says_what_the_data_covers(cfg, files):
         DataValidationError, match="is empty \\(data covers 2024-01-01 to 2024-07-18\\)"
     ):
         split_windows(ds, cfg, late)
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_a_key_that_is_also_a_feature_is_read_once(files, kind):
+    """Found on the real 2013 flights: key_columns 'carrier,flight' with carrier a feature read
+    the column twice, and the Parquet read refused it as 'appears more than once'."""
+    cfg = load_config(
+        env={
+            "MODELGATE_KEY_COLUMNS": "ward,ward_type",
+            "MODELGATE_FEATURES": "ward,capacity,flu_index",
+            "MODELGATE_BOOTSTRAP_GROUP": "ward",
+        },
+        path=os.devnull,
+    )
+    ds = load_dataset(cfg, files[kind], start=START, end=END)
+    assert list(ds.frame.columns) == [
+        "timestamp",
+        "ward",
+        "capacity",
+        "flu_index",
+        "occupancy",
+        "ward_type",
+    ]
