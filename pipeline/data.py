@@ -210,8 +210,13 @@ def _load(
         columns = (
             tuple(
                 dict.fromkeys(
-                    (cfg.timestamp_column, cfg.target, *cfg.features, *(key or ()))
-                    + _group_column(cfg)
+                    (
+                        cfg.timestamp_column,
+                        cfg.target,
+                        *cfg.features,
+                        *(key or ()),
+                        *_group_column(cfg),
+                    )
                 )
             )
             if cfg.features is not None
