@@ -45,6 +45,8 @@ from pipeline.cli_common import (  # noqa: F401
     _table,
     airflow_env,
 )
+from pipeline.cli_models import add_parser as add_models_parser
+from pipeline.cli_models import cmd_models
 from pipeline.cli_rollout import cmd_rollout, cmd_traffic
 from pipeline.cli_runs import cmd_init, cmd_run, cmd_simulate
 from pipeline.cli_schema import add_parser as add_schema_parser
@@ -186,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     add_schema_parser(sub)
+    add_models_parser(sub)
 
     p = sub.add_parser(
         "dashboard", help="serve the dashboard (sign in with a user from 'modelgate users')"
@@ -201,8 +204,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--airflow-port", type=int, default=8080)
     p.add_argument("--dashboard-port", type=int, default=8501)
     p.add_argument("--seconds", type=float, default=0, help=argparse.SUPPRESS)
+    # One model of the catalog: before or after the command (modelgate --model a run / run --model a).
+    model_help = "the catalog's model ([models.NAME]); default MODELGATE_MODEL, else the only one"
+    ap.add_argument("--model", help=model_help)
+    for p in sub.choices.values():
+        if p.prog.split()[-1] not in UNSCOPED:
+            p.add_argument("--model", default=argparse.SUPPRESS, help=model_help)
     return ap
 
+
+# Commands that concern no single model (they read the catalog, or files alone).
+UNSCOPED = ("models",)
 
 COMMANDS = {
     "init": cmd_init,
@@ -232,8 +244,9 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        cfg = load_config()
-        return COMMANDS[args.command](cfg, args)
+        if args.command == "models":  # the whole catalog, not one model
+            return cmd_models(None, args)
+        return COMMANDS[args.command](load_config(model=args.model), args)
     except ModelGateError as exc:
         print(f"modelgate: error: {exc}", file=sys.stderr)
         return int(getattr(exc, "exit_code", 2))

@@ -25,7 +25,7 @@ from pipeline.cli_common import (
 
 def cmd_status(cfg: Config, args: argparse.Namespace) -> int:
     with _registry(cfg) as reg:
-        st = reg.status()
+        st = {"model": cfg.model, **reg.status()}
         chain = reg.verify_audit()
     if args.json:
         _print_json(st)

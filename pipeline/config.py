@@ -11,12 +11,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline import catalog
 from pipeline.errors import ConfigError
 from pipeline.settings import (
     DEFAULT_ESTIMATOR,
@@ -142,6 +142,8 @@ class Config:
     demo_wards: int
     demo_data_drift_date: str
     demo_concept_drift_date: str
+    # The catalog's model these settings are for ("default" without a catalog); not a setting.
+    model: str = "default"
 
     @property
     def higher_is_better(self) -> bool:
@@ -188,6 +190,8 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
+            if f.name == "model":  # which model, not a setting
+                continue
             v = getattr(self, f.name)
             out[f.name] = (
                 str(v) if isinstance(v, Path) else (list(v) if isinstance(v, tuple) else v)
@@ -264,7 +268,7 @@ def _coerce(setting: Setting, value: Any, source: str) -> Any:
             "float": "a float",
             "str": "a non-empty string",
             "path": "a non-empty path",
-            "list": "a list of column names (comma-separated in the environment)",
+            "list": "a list of strings (comma-separated in the environment)",
             "table": "a table of keyword arguments (a JSON object in the environment)",
         }[kind]
         raise _bad(setting, value, source, expected) from exc
@@ -275,6 +279,9 @@ def load_config(
     env: Mapping[str, str] | None = None,
     path: str | Path | None = None,
     overrides: Mapping[str, Any] | None = None,
+    model: str | None = None,
+    *,
+    fleet_check: bool = True,
 ) -> Config:
     """Read and validate the configuration.
 
@@ -286,6 +293,9 @@ def load_config(
         TOML file. Default: ``MODELGATE_CONFIG`` if set, else ``./modelgate.toml`` if it exists.
     overrides : mapping, optional
         Values that win over every other source (CLI flags), already typed.
+    model : str, optional
+        The catalog's model (``[models.NAME]``) whose settings overlay the top level; default
+        ``MODELGATE_MODEL``, else the catalog's only model (``pipeline.catalog``).
 
     Raises
     ------
@@ -295,35 +305,24 @@ def load_config(
     env = os.environ if env is None else env
     raw: dict[str, tuple[Any, str]] = {s.name: (s.default, "default") for s in SETTINGS}
 
-    toml_path = Path(path) if path is not None else None
-    if toml_path is None and env.get("MODELGATE_CONFIG"):
-        toml_path = Path(env["MODELGATE_CONFIG"])
-    if toml_path is None and Path("modelgate.toml").is_file():
-        toml_path = Path("modelgate.toml")
+    model = model or env.get("MODELGATE_MODEL") or None
+    models: dict[str, dict[str, Any]] | None = None
+    data, toml_path = catalog.config_file(env, path)
     if toml_path is not None:
-        try:
-            data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ConfigError(f"Config file {toml_path} does not exist.") from exc
-        except IsADirectoryError as exc:
-            raise ConfigError(f"Config file {toml_path} is a folder, not a TOML file.") from exc
-        except OSError as exc:
-            raise ConfigError(f"Config file {toml_path} cannot be read: {exc.strerror}.") from exc
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"Config file {toml_path} is not valid TOML: {exc}") from exc
-        if "modelgate" in data:
-            if not isinstance(data["modelgate"], dict) or len(data) > 1:
-                raise ConfigError(
-                    f"Config file {toml_path}: put every setting in the [modelgate] table or none."
-                )
-            data = data["modelgate"]
+        models = catalog.model_tables(data, toml_path, SETTINGS_BY_NAME, RENAMED)
         for key, value in data.items():
+            if key == "models":
+                continue
             key = RENAMED.get(key, key)
             if key not in SETTINGS_BY_NAME:
                 raise ConfigError(
                     f"Unknown setting '{key}' in {toml_path}. Valid settings: {', '.join(SETTINGS_BY_NAME)}."
                 )
             raw[key] = (value, f"in {toml_path}")
+    chosen = catalog.choose(models, model, toml_path)
+    if models is not None:  # the model's own table wins over the top level
+        for key, value in models[chosen].items():
+            raw[key] = (value, f"in {toml_path} [models.{chosen}]")
 
     for s in SETTINGS:
         for name in (*s.aliases, s.env):  # the MODELGATE_ name wins over a legacy alias
@@ -400,6 +399,14 @@ def load_config(
                 raw[name][1],
                 "a cron expression with 5 or 6 fields or an @preset",
             )
+    values["model"] = chosen
+    if models is not None and len(models) > 1 and fleet_check:
+        others = {
+            name: load_config(env, toml_path, overrides, name, fleet_check=False).registry_db
+            for name in models
+            if name != chosen
+        }
+        catalog.check_apart({chosen: values["registry_db"], **others})
     return Config(**values)
 
 

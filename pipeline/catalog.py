@@ -1,0 +1,159 @@
+"""The model catalog: one ``[models.NAME]`` table per model in ``modelgate.toml``.
+
+Each table sets what is the model's own (data, target, task, features, estimator, schedule,
+policy, drift, rollout, recipients); anything it leaves unset comes from the top-level settings.
+Without a catalog, the top-level settings are one model called ``default``. Settings that belong
+to the whole installation (the SMTP server, the audit key, the thread budget) cannot be set per
+model. Until the registry keeps models apart in one file, each model of a catalog with several
+needs its own ``home`` (or ``registry_db``): two models sharing a registry file is an error.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import ConfigError
+
+DEFAULT_MODEL = "default"
+NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+# Settings of the whole installation, never of one model.
+GLOBAL_ONLY = frozenset(
+    {
+        "audit_key",
+        "n_threads",
+        "smtp_host",
+        "smtp_port",
+        "smtp_starttls",
+        "smtp_ssl",
+        "smtp_user",
+        "smtp_password",
+        "smtp_from",
+        "smtp_ca_file",
+        "smtp_timeout_seconds",
+        "notify_retry_base_seconds",
+        "dashboard_refresh_seconds",
+    }
+)
+
+
+def model_tables(
+    data: Mapping[str, Any], path: Path, known: Mapping[str, Any], renamed: Mapping[str, str]
+) -> dict[str, dict[str, Any]] | None:
+    """The ``[models.NAME]`` tables of a config file, checked (None: no catalog)."""
+    models = data.get("models")
+    if models is None:
+        return None
+    if not isinstance(models, dict) or not models:
+        raise ConfigError(
+            f"Config file {path}: [models] must hold one [models.NAME] table per model."
+        )
+    out: dict[str, dict[str, Any]] = {}
+    for name, table in models.items():
+        if not NAME.match(name):
+            raise ConfigError(
+                f"Config file {path}: model name {name!r} must be lowercase letters, digits, '_' "
+                "or '-', starting with a letter or digit (at most 63)."
+            )
+        if not isinstance(table, dict):
+            raise ConfigError(f"Config file {path}: [models.{name}] must be a table of settings.")
+        settings: dict[str, Any] = {}
+        for key, value in table.items():
+            key = renamed.get(key, key)
+            if key not in known:
+                raise ConfigError(f"Model {name!r} in {path}: unknown setting {key!r}.")
+            if key in GLOBAL_ONLY:
+                raise ConfigError(
+                    f"Model {name!r} in {path}: {key!r} is a setting of the whole ModelGate; "
+                    "set it at the top level."
+                )
+            settings[key] = value
+        out[name] = settings
+    return out
+
+
+def choose(models: Mapping[str, Any] | None, model: str | None, path: Path | None) -> str:
+    """The model a command concerns: the one named, the only one, or an error listing them."""
+    where = str(path) if path is not None else "the configuration"
+    if models is None:
+        if model not in (None, DEFAULT_MODEL):
+            raise ConfigError(
+                f"No model {model!r}: {where} has no [models] catalog, so its only model is "
+                f"{DEFAULT_MODEL!r}."
+            )
+        return DEFAULT_MODEL
+    if model is None:
+        if len(models) == 1:
+            return next(iter(models))
+        raise ConfigError(
+            f"{where} names {len(models)} models ({', '.join(models)}); choose one with "
+            "--model NAME (or MODELGATE_MODEL)."
+        )
+    if model not in models:
+        raise ConfigError(f"No model {model!r} in {where}; its models: {', '.join(models)}.")
+    return model
+
+
+def check_apart(registries: Mapping[str, Path]) -> None:
+    """Two models of one catalog must not share a registry file (yet)."""
+    seen: dict[Path, str] = {}
+    for name, db in registries.items():
+        if db in seen:
+            raise ConfigError(
+                f"Models {seen[db]!r} and {name!r} share the registry {db}: give each "
+                "[models.NAME] table its own home (one registry holds one model for now)."
+            )
+        seen[db] = name
+
+
+def config_file(
+    env: Mapping[str, str], path: str | Path | None
+) -> tuple[dict[str, Any], Path | None]:
+    """The config file's settings (a [modelgate] table unwrapped) and its path (None: none)."""
+    data: dict[str, Any] = {}
+    toml_path = Path(path) if path is not None else None
+    if toml_path is None and env.get("MODELGATE_CONFIG"):
+        toml_path = Path(env["MODELGATE_CONFIG"])
+    if toml_path is None and Path("modelgate.toml").is_file():
+        toml_path = Path("modelgate.toml")
+    if toml_path is not None:
+        try:
+            data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"Config file {toml_path} does not exist.") from exc
+        except IsADirectoryError as exc:
+            raise ConfigError(f"Config file {toml_path} is a folder, not a TOML file.") from exc
+        except OSError as exc:
+            raise ConfigError(f"Config file {toml_path} cannot be read: {exc.strerror}.") from exc
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"Config file {toml_path} is not valid TOML: {exc}") from exc
+        if "modelgate" in data and isinstance(data["modelgate"], dict) and "models" in data:
+            data = {**data["modelgate"], "models": data["models"]}  # [modelgate] and [models.X]
+        if "modelgate" in data:
+            if not isinstance(data["modelgate"], dict) or len(data) > 1:
+                raise ConfigError(
+                    f"Config file {toml_path}: put every setting in the [modelgate] table or none."
+                )
+            data = data["modelgate"]
+    return data, toml_path
+
+
+def model_names(env: Mapping[str, str] | None = None, path: str | Path | None = None) -> list[str]:
+    """The catalog's model names (``["default"]`` without a catalog), each model's settings
+    checked: a bad catalog fails here in one line naming the model and the setting."""
+    from pipeline.config import RENAMED, load_config
+    from pipeline.settings import SETTINGS_BY_NAME
+
+    env = os.environ if env is None else env
+    data, toml_path = config_file(env, path)
+    models = (
+        model_tables(data, toml_path, SETTINGS_BY_NAME, RENAMED) if toml_path is not None else None
+    )
+    names = list(models) if models else [DEFAULT_MODEL]
+    for name in names:
+        load_config(env, path, model=name if models else None)
+    return names

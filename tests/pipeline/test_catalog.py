@@ -1,0 +1,129 @@
+"""The model catalog: [models.NAME] tables over the top-level settings, checked in one line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pipeline import cli
+from pipeline.catalog import model_names
+from pipeline.config import load_config
+from pipeline.errors import ConfigError
+
+TWO = """
+alpha = 0.1
+target = "occupancy"
+
+[models.occupancy]
+home = "{root}/occupancy"
+
+[models.overflow-risk]
+home = "{root}/overflow"
+task = "classification"
+target = "overflow"
+schedule = "0 3 * * 1"
+"""
+
+
+@pytest.fixture
+def catalog(tmp_path):
+    path = tmp_path / "modelgate.toml"
+    path.write_text(TWO.replace("{root}", str(tmp_path)))
+    return path
+
+
+def test_without_a_catalog_the_settings_are_one_model_called_default(tmp_path):
+    path = tmp_path / "modelgate.toml"
+    path.write_text('target = "occupancy"\n')
+    assert load_config(env={}, path=path).model == "default"
+    assert model_names(env={}, path=path) == ["default"]
+    assert load_config(env={}, path=path, model="default").model == "default"
+    with pytest.raises(ConfigError, match="No model 'beds': .* has no \\[models\\] catalog"):
+        load_config(env={}, path=path, model="beds")
+
+
+def test_a_model_inherits_the_top_level_and_its_own_table_wins(catalog, tmp_path):
+    risk = load_config(env={}, path=catalog, model="overflow-risk")
+    assert (risk.model, risk.task, risk.target, risk.alpha) == (
+        "overflow-risk",
+        "classification",
+        "overflow",
+        0.1,
+    )
+    assert (
+        risk.schedule == "0 3 * * 1" and risk.registry_db == tmp_path / "overflow" / "registry.db"
+    )
+    occ = load_config(env={"MODELGATE_MODEL": "occupancy"}, path=catalog)
+    assert (occ.model, occ.task, occ.schedule) == ("occupancy", "regression", "0 2 1 * *")
+    # The environment is the operator's override, over the model's table too.
+    assert (
+        load_config(env={"MODELGATE_ALPHA": "0.2"}, path=catalog, model="overflow-risk").alpha
+        == 0.2
+    )
+    assert model_names(env={}, path=catalog) == ["occupancy", "overflow-risk"]
+
+
+BAD = [
+    ("[models.Ward]\ntarget = 'x'\n", "model name 'Ward' must be lowercase letters"),
+    ("[models.a]\ncolour = 1\n", "Model 'a' in {path}: unknown setting 'colour'."),
+    (
+        "[models.a]\nsmtp_host = 'mail'\n",
+        "Model 'a' in {path}: 'smtp_host' is a setting of the whole ModelGate; set it at the top level.",
+    ),
+    (
+        "[models.a]\nalpha = 2\n",
+        "The 'alpha' setting (in {path} [models.a]) must be a float in (0, 1). Got 2.0 instead.",
+    ),
+    ("[models.a]\n[models.b]\n", "Models 'a' and 'b' share the registry"),
+    ("models = 3\n", "[models] must hold one [models.NAME] table per model."),
+]
+
+
+@pytest.mark.parametrize(("content", "message"), BAD, ids=[m[:24] for _, m in BAD])
+def test_a_bad_catalog_is_one_line_exit_2(tmp_path, monkeypatch, capsys, content, message):
+    path = tmp_path / "modelgate.toml"
+    path.write_text(content)
+    monkeypatch.setenv("MODELGATE_CONFIG", str(path))
+    monkeypatch.setenv("MODELGATE_HOME", str(tmp_path / "mg"))
+    assert cli.main(["models", "list"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message.format(path=path) in err[0], err
+
+
+def test_a_command_for_one_model_needs_it_named_and_lists_the_names(catalog, monkeypatch, capsys):
+    monkeypatch.setenv("MODELGATE_CONFIG", str(catalog))
+    assert cli.main(["status"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"modelgate: error: {catalog} names 2 models (occupancy, overflow-risk); choose one with "
+        "--model NAME (or MODELGATE_MODEL)."
+    )
+    assert cli.main(["--model", "beds", "status"]) == 2
+    assert "No model 'beds' in" in capsys.readouterr().err
+
+
+def test_models_list_and_status_name_the_model(catalog, monkeypatch, capsys):
+    monkeypatch.setenv("MODELGATE_CONFIG", str(catalog))
+    assert cli.main(["init", "--model", "overflow-risk"]) == 0
+    capsys.readouterr()
+    assert cli.main(["--model", "overflow-risk", "status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["model"] == "overflow-risk" and status["runs"] == 0
+    assert cli.main(["models", "list", "--json"]) == 0
+    listed = {r["model"]: r for r in json.loads(capsys.readouterr().out)}
+    assert listed["overflow-risk"]["task"] == "classification"
+    assert listed["overflow-risk"]["champion"] is None and listed["occupancy"]["runs"] == 0
+
+
+def test_the_readme_example_catalog_loads(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("**Several models (a catalog).**", 1)[1].split("```toml\n", 1)[1]
+    path = tmp_path / "modelgate.toml"
+    path.write_text(block.split("```", 1)[0])
+    monkeypatch.chdir(tmp_path)
+    assert model_names(env={}, path=path) == ["occupancy", "overflow-risk"]
+    risk = load_config(env={}, path=path, model="overflow-risk")
+    assert list(risk.notify_to) == ["ml-team@example.org"] and risk.task == "classification"
