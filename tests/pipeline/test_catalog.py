@@ -39,7 +39,7 @@ def test_without_a_catalog_the_settings_are_one_model_called_default(tmp_path):
     assert load_config(env={}, path=path).model == "default"
     assert model_names(env={}, path=path) == ["default"]
     assert load_config(env={}, path=path, model="default").model == "default"
-    with pytest.raises(ConfigError, match="No model 'beds': .* has no \\[models\\] catalog"):
+    with pytest.raises(ConfigError, match=r"No model 'beds': .* has no \[models\] catalog"):
         load_config(env={}, path=path, model="beds")
 
 
