@@ -121,16 +121,7 @@ def config_file(
     if toml_path is None and Path("modelgate.toml").is_file():
         toml_path = Path("modelgate.toml")
     if toml_path is not None:
-        try:
-            data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ConfigError(f"Config file {toml_path} does not exist.") from exc
-        except IsADirectoryError as exc:
-            raise ConfigError(f"Config file {toml_path} is a folder, not a TOML file.") from exc
-        except OSError as exc:
-            raise ConfigError(f"Config file {toml_path} cannot be read: {exc.strerror}.") from exc
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"Config file {toml_path} is not valid TOML: {exc}") from exc
+        data = read_toml(toml_path, "Config file")
         if "modelgate" in data and isinstance(data["modelgate"], dict) and "models" in data:
             data = {**data["modelgate"], "models": data["models"]}  # [modelgate] and [models.X]
         if "modelgate" in data:
@@ -157,3 +148,17 @@ def model_names(env: Mapping[str, str] | None = None, path: str | Path | None = 
     for name in names:
         load_config(env, path, model=name if models else None)
     return names
+
+
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """A TOML file's content, or one line saying why it cannot be had (``what``: "Config file")."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{what} {path} does not exist.") from exc
+    except IsADirectoryError as exc:
+        raise ConfigError(f"{what} {path} is a folder, not a TOML file.") from exc
+    except OSError as exc:
+        raise ConfigError(f"{what} {path} cannot be read: {exc.strerror}.") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{what} {path} is not valid TOML: {exc}") from exc

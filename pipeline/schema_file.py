@@ -12,7 +12,6 @@ champion's training levels. Every problem is one line naming the file and the ke
 from __future__ import annotations
 
 import datetime as dt
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -230,14 +229,9 @@ _LOADED: dict[tuple[Any, ...], DataSchema] = {}
 
 
 def _parse(path: Path) -> DataSchema:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except IsADirectoryError as exc:
-        raise ConfigError(f"Schema file {path} is a folder, not a TOML file.") from exc
-    except OSError as exc:
-        raise ConfigError(f"Schema file {path} cannot be read: {exc.strerror}.") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"Schema file {path} is not valid TOML: {exc}") from exc
+    from pipeline.catalog import read_toml
+
+    data = read_toml(path, "Schema file")
 
     def text(key: str, default: str | None = None) -> str:
         value = data.get(key, default)

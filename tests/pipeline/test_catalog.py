@@ -105,6 +105,8 @@ def test_a_command_for_one_model_needs_it_named_and_lists_the_names(catalog, mon
 
 def test_models_list_and_status_name_the_model(catalog, monkeypatch, capsys):
     monkeypatch.setenv("MODELGATE_CONFIG", str(catalog))
+    for name in ("HOME", "REGISTRY_DB", "ARTIFACTS_DIR", "AIRFLOW_HOME", "AUDIT_CHECKPOINT"):
+        monkeypatch.delenv(f"MODELGATE_{name}", raising=False)  # each model's own home decides
     assert cli.main(["init", "--model", "overflow-risk"]) == 0
     capsys.readouterr()
     assert cli.main(["--model", "overflow-risk", "status", "--json"]) == 0

@@ -107,23 +107,3 @@ def test_a_requested_reason_the_run_measured_firing_is_listed_once(cfg):
     assert report.reasons == ("data_volume", "data_drift")
     requested = [c for c in report.checks if c.detail.startswith("requested by the caller")]
     assert [c.name for c in requested] == ["data_drift"]
-
-
-def test_a_reason_is_listed_once_however_often_it_is_given(cfg):
-    """The drift monitor passes its reasons to the run it starts, which measures them again: a
-    trial listed 'data_volume,data_volume'."""
-    report = evaluate_triggers(
-        cfg,
-        as_of=AS_OF,
-        run_type="manual",
-        force=False,
-        facts=VolumeFacts(
-            champion_as_of=AS_OF - dt.timedelta(days=5),
-            new_rows=5000,
-            train_rows=2000,
-            last_retraining=None,
-        ),
-        extra=("data_volume", "data_drift", "data_drift", "data_volume"),
-    )
-    assert report.reasons == ("data_volume", "data_drift")
-    assert [c.name for c in report.checks].count("data_volume") == 1
