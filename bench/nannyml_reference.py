@@ -35,37 +35,23 @@ logging.basicConfig(
     level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
 )
 
+# The same features and chunk sizes as ModelGate's side (tests/nannyml_sets.py: stdlib and
+# pandas only, so this venv can import it), plus NannyML's model-output columns.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.nannyml_sets import SETS  # noqa: E402
+
 CONFIGS = {
     "car_loan": dict(
         loader=nml.load_synthetic_car_loan_dataset,
-        column_names=[
-            "car_value",
-            "salary_range",
-            "debt_to_income_ratio",
-            "loan_length",
-            "repaid_loan_on_prev_car",
-            "size_of_downpayment",
-            "driver_tenure",
-            "y_pred_proba",
-            "y_pred",
-        ],
+        column_names=[*SETS["car_loan"]["features"], "y_pred_proba", "y_pred"],
         treat_as_categorical=["y_pred"],
-        chunk_size=5000,
+        chunk_size=SETS["car_loan"]["chunk"],
     ),
     "car_price": dict(
         loader=nml.load_synthetic_car_price_dataset,
-        column_names=[
-            "car_age",
-            "km_driven",
-            "price_new",
-            "accident_count",
-            "door_count",
-            "fuel",
-            "transmission",
-            "y_pred",
-        ],
+        column_names=[*SETS["car_price"]["features"], "y_pred"],
         treat_as_categorical=[],
-        chunk_size=6000,
+        chunk_size=SETS["car_price"]["chunk"],
     ),
 }
 
