@@ -3,9 +3,9 @@
 Each table sets what is the model's own (data, target, task, features, estimator, schedule,
 policy, drift, rollout, recipients); anything it leaves unset comes from the top-level settings.
 Without a catalog, the top-level settings are one model called ``default``. Settings that belong
-to the whole installation (the SMTP server, the audit key, the thread budget) cannot be set per
-model. Until the registry keeps models apart in one file, each model of a catalog with several
-needs its own ``home`` (or ``registry_db``): two models sharing a registry file is an error.
+to the whole installation (where the registry and Airflow live, the SMTP server, the audit key,
+the thread budget) cannot be set per model: every model lives in one registry, each row marked
+with its model's name, under one audit chain.
 """
 
 from __future__ import annotations
@@ -24,6 +24,11 @@ NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 # Settings of the whole installation, never of one model.
 GLOBAL_ONLY = frozenset(
     {
+        "home",
+        "registry_db",
+        "artifacts_dir",
+        "audit_checkpoint",
+        "airflow_home",
         "audit_key",
         "n_threads",
         "smtp_host",
@@ -96,18 +101,6 @@ def choose(models: Mapping[str, Any] | None, model: str | None, path: Path | Non
     if model not in models:
         raise ConfigError(f"No model {model!r} in {where}; its models: {', '.join(models)}.")
     return model
-
-
-def check_apart(registries: Mapping[str, Path]) -> None:
-    """Two models of one catalog must not share a registry file (yet)."""
-    seen: dict[Path, str] = {}
-    for name, db in registries.items():
-        if db in seen:
-            raise ConfigError(
-                f"Models {seen[db]!r} and {name!r} share the registry {db}: give each "
-                "[models.NAME] table its own home (one registry holds one model for now)."
-            )
-        seen[db] = name
 
 
 def config_file(

@@ -10,10 +10,12 @@ up), over the helpers in ``cli_common``. Every user error is one line on stderr 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from pipeline.catalog import model_names
 from pipeline.config import load_config
 from pipeline.errors import ModelGateError
 
@@ -46,7 +48,7 @@ from pipeline.cli_common import (  # noqa: F401
     airflow_env,
 )
 from pipeline.cli_models import add_parser as add_models_parser
-from pipeline.cli_models import cmd_models
+from pipeline.cli_models import cmd_models, cmd_status_fleet
 from pipeline.cli_rollout import cmd_rollout, cmd_traffic
 from pipeline.cli_runs import cmd_init, cmd_run, cmd_simulate
 from pipeline.cli_schema import add_parser as add_schema_parser
@@ -241,11 +243,19 @@ COMMANDS = {
 }
 
 
+# Commands that, with several models and none named, cover every model.
+FLEET = {"status": cmd_status_fleet}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "models":  # the whole catalog, not one model
             return cmd_models(None, args)
+        if args.command in FLEET and args.model is None and not os.environ.get("MODELGATE_MODEL"):
+            names = model_names()
+            if len(names) > 1:  # no model named: every model's
+                return FLEET[args.command](names, args)
         return COMMANDS[args.command](load_config(model=args.model), args)
     except ModelGateError as exc:
         print(f"modelgate: error: {exc}", file=sys.stderr)

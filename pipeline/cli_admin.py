@@ -30,6 +30,18 @@ def cmd_status(cfg: Config, args: argparse.Namespace) -> int:
     if args.json:
         _print_json(st)
         return 0
+    print_status(st)
+    print(chain_line(st["audit_events"], chain))
+    return 0
+
+
+def chain_line(events: int, chain: Any) -> str:
+    verdict = "verified" if chain.ok else "BROKEN: " + str(chain.problem)
+    return f"Audit events:    {events} (chain {verdict})"
+
+
+def print_status(st: dict[str, Any]) -> None:
+    """One model's status lines (without the registry-wide audit line)."""
     c = st["champion"]
     if c:
         value = f"{c['metric']} {c['value']:.4g}" if c["value"] is not None else c["metric"]
@@ -49,10 +61,6 @@ def cmd_status(cfg: Config, args: argparse.Namespace) -> int:
         )
     if st["abandoned"]:
         print(f"Abandoned runs:  {st['abandoned']} (left running by a process that stopped)")
-    print(
-        f"Audit events:    {st['audit_events']} (chain {'verified' if chain.ok else 'BROKEN: ' + str(chain.problem)})"
-    )
-    return 0
 
 
 def cmd_versions(cfg: Config, args: argparse.Namespace) -> int:

@@ -280,8 +280,6 @@ def load_config(
     path: str | Path | None = None,
     overrides: Mapping[str, Any] | None = None,
     model: str | None = None,
-    *,
-    fleet_check: bool = True,
 ) -> Config:
     """Read and validate the configuration.
 
@@ -400,13 +398,6 @@ def load_config(
                 "a cron expression with 5 or 6 fields or an @preset",
             )
     values["model"] = chosen
-    if models is not None and len(models) > 1 and fleet_check:
-        others = {
-            name: load_config(env, toml_path, overrides, name, fleet_check=False).registry_db
-            for name in models
-            if name != chosen
-        }
-        catalog.check_apart({chosen: values["registry_db"], **others})
     return Config(**values)
 
 

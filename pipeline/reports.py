@@ -155,6 +155,7 @@ class ModelVersion:
     schema: dict[str, Any]
     feature_importance: dict[str, float]
     reference_profile: dict[str, Any] | None = None
+    model: str = "default"  # the catalog's model it belongs to; versions count per model
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -181,6 +182,7 @@ class Review:
     reason: str | None = None
     comparison_id: int | None = None
     superseded_by: int | None = None
+    model: str = "default"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -4,6 +4,7 @@ logical clock, the outbox (written inside the decision's transaction) and the ro
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import logging
 import sqlite3
@@ -18,6 +19,7 @@ from pipeline.reports import ModelVersion
 from registry import audit, witness
 from registry.artifacts import ArtifactStore
 from registry.migrations import migrations
+from registry.migrations_fleet import DEFAULT_MODEL
 
 PIPELINE = "pipeline"
 
@@ -97,6 +99,7 @@ class RegistryBase:
         create: bool = False,
         checkpoint: Path | None = None,
         audit_key: str | None = None,
+        model: str = DEFAULT_MODEL,
     ) -> None:
         self.path = Path(db_path)
         if not create and not self.path.exists():
@@ -116,18 +119,51 @@ class RegistryBase:
                 f"{self.path} is not a ModelGate registry (SQLite: {exc})."
             ) from exc
         self.artifacts = ArtifactStore(artifacts_dir)
+        self._owner: RegistryBase | None = None  # set on a scoped view: who owns the connection
         self.notifier: Notifier | None = None
         self.checkpoint = Path(checkpoint) if checkpoint else self.artifacts.root / CHECKPOINT
         self.audit_key = audit_key or None
+        self.model = model
         try:
-            if migrations.pending(self.db):
-                migrations.apply(self.db)
+            self._migrate()
             self._start_witness()
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise RegistryError(
                 f"{self.path} cannot be used as a registry (SQLite: {exc})."
             ) from exc
+
+    def _migrate(self) -> None:
+        """Apply pending migrations under one write lock, with foreign keys off while tables are
+        rebuilt (m014), so two processes opening an old registry migrate it once; events they
+        append are signed with the audit key and witnessed like any other."""
+        if not migrations.pending(self.db):
+            return
+        self.db.execute("PRAGMA foreign_keys = OFF")
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                start = self._head() if self.db["audit_log"].exists() else (0, audit.GENESIS)
+                migrations.apply(self.db)
+                head = self._head()
+                if head[0] > start[0] and self.audit_key:
+                    self._sign_unsigned(after=start[0])
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+        finally:
+            self.db.execute("PRAGMA foreign_keys = ON")
+        if head[0] > start[0] and self.checkpoint.exists():
+            witness.write(self.checkpoint, head[0], head[1], self.audit_key)
+
+    def scoped(self, model: str) -> Self:
+        """This registry seen as ``model``'s: the same connection (and transactions), every
+        read and write limited to that model. For pages and commands that span the fleet."""
+        view = copy.copy(self)
+        view.model = model
+        view._owner = self
+        return view
 
     def _start_witness(self) -> None:
         """The first time this log is opened with a checkpoint, record that it is witnessed (so
@@ -158,6 +194,7 @@ class RegistryBase:
             create=create,
             checkpoint=cfg.audit_checkpoint,
             audit_key=cfg.audit_key,
+            model=getattr(cfg, "model", DEFAULT_MODEL),
         )
         from pipeline.notify import outbox_entry  # the renderer is the pipeline's; lazy: no cycle
 
@@ -165,7 +202,8 @@ class RegistryBase:
         return reg
 
     def close(self) -> None:
-        self.db.close()
+        if self._owner is None:  # a scoped view leaves the shared connection open
+            self.db.close()
 
     def __enter__(self) -> Self:
         return self
@@ -200,6 +238,27 @@ class RegistryBase:
         )
         return int(cur.rowcount)
 
+    def _audit(
+        self,
+        db: Database,
+        *,
+        actor: str,
+        event: str,
+        entity: str,
+        entity_id: object,
+        details: dict[str, Any],
+    ) -> int:
+        """Append an event about this registry's model (its name is in the details, so the
+        chain covers it): call inside the transaction that made the change."""
+        return audit.append(
+            db,
+            actor=actor,
+            event=event,
+            entity=entity,
+            entity_id=entity_id,
+            details={"model": self.model, **details},
+        )
+
     def _head(self) -> tuple[int, str]:
         row = self.db.execute(
             "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
@@ -216,6 +275,21 @@ class RegistryBase:
         cols = [c[0] for c in cur.description]
         return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
+    def _in_model(self) -> str:
+        """`` in model 'NAME'`` for messages, empty for the single model of a plain install."""
+        return "" if self.model == DEFAULT_MODEL else f" in model '{self.model}'"
+
+    def _missing(self, what: str, ident: int, table: str) -> str:
+        """Why ``what`` ``ident`` is not this model's: it does not exist, or it is another
+        model's (named, with the option that reaches it)."""
+        row = self._one(f"SELECT model FROM {table} WHERE id = ?", [ident])
+        if row is None:
+            return f"{what} {ident} does not exist."
+        return (
+            f"{what} {ident} belongs to model '{row['model']}', not '{self.model}': "
+            f"add --model {row['model']}."
+        )
+
     def _check_admin(self, username: str | None) -> None:
         """Inside a write transaction: the acting dashboard user is an enabled admin right now
         (a check made before the transaction could be overtaken by a concurrent change)."""
@@ -231,8 +305,9 @@ class RegistryBase:
         expiry (simulated histories live in the past; in production it trails the wall clock by
         at most a day)."""
         row = self._one(
-            "SELECT MAX(m) AS m FROM (SELECT MAX(as_of) AS m FROM runs "
-            "UNION ALL SELECT MAX(as_of) FROM drift_reports)"
+            "SELECT MAX(m) AS m FROM (SELECT MAX(as_of) AS m FROM runs WHERE model = :model "
+            "UNION ALL SELECT MAX(as_of) FROM drift_reports WHERE model = :model)",
+            {"model": self.model},
         )
         return None if row is None else row["m"]
 
@@ -256,14 +331,15 @@ class RegistryBase:
         channel: str,
     ) -> tuple[int, bool]:
         """Inside a write transaction: queue a notification once per key (with its audit row)."""
-        existing = self._one("SELECT id FROM outbox WHERE key = ?", [key])
+        existing = self._one("SELECT id FROM outbox WHERE model = ? AND key = ?", [self.model, key])
         if existing:
             return int(existing["id"]), False
         now = audit.utcnow()
         cur = db.execute(
-            "INSERT INTO outbox (key, event, recipients, subject, text, html, channel, status, created_at, "
-            "next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO outbox (model, key, event, recipients, subject, text, html, channel, status, "
+            "created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
+                self.model,
                 key,
                 event,
                 _j(recipients),
@@ -277,7 +353,7 @@ class RegistryBase:
             ],
         )
         oid = int(cur.lastrowid or 0)
-        audit.append(
+        self._audit(
             db,
             actor=PIPELINE,
             event="notification_queued",
@@ -327,7 +403,7 @@ class RegistryBase:
         self, oid: int, *, sent: bool, error: str | None = None, retry_at: str | None = None
     ) -> None:
         with self._tx() as db:
-            row = self._one("SELECT status, attempts FROM outbox WHERE id = ?", [oid])
+            row = self._one("SELECT model, status, attempts FROM outbox WHERE id = ?", [oid])
             if row is None or row["status"] == "sent":
                 return
             now = audit.utcnow()
@@ -342,7 +418,7 @@ class RegistryBase:
                 event="notification_sent" if sent else "notification_failed",
                 entity="notification",
                 entity_id=oid,
-                details={"attempt": row["attempts"] + 1, "error": error},
+                details={"model": row["model"], "attempt": row["attempts"] + 1, "error": error},
             )
 
     def outbox(self, limit: int = 50) -> list[dict[str, Any]]:

@@ -19,14 +19,17 @@ class ChampionMixin(VersionsMixin):
     # ---------------------------------------------------------------- champion
     def current_champion(self) -> Champion | None:
         row = self._one(
-            "SELECT c.version, h.at, h.by, h.kind FROM champion c JOIN champion_history h ON h.id = c.history_id"
+            "SELECT c.version, h.at, h.by, h.kind FROM champion c "
+            "JOIN champion_history h ON h.id = c.history_id WHERE c.model = ?",
+            [self.model],
         )
         if row is None:
             return None
         # The champion's primary metric on its own holdout, from the comparison that judged it.
         judged = self._one(
-            "SELECT metric, challenger_value FROM comparisons WHERE challenger_version = ?",
-            [row["version"]],
+            "SELECT metric, challenger_value FROM comparisons "
+            "WHERE model = ? AND challenger_version = ?",
+            [self.model, row["version"]],
         ) or {"metric": "", "challenger_value": None}
         return Champion(
             version=row["version"],
@@ -38,11 +41,11 @@ class ChampionMixin(VersionsMixin):
         )
 
     def _champion_version(self) -> int | None:
-        row = self._one("SELECT version FROM champion WHERE id = 1")
+        row = self._one("SELECT version FROM champion WHERE model = ?", [self.model])
         return None if row is None else int(row["version"])
 
     def champion_history(self) -> list[dict[str, Any]]:
-        return self._all("SELECT * FROM champion_history ORDER BY id")
+        return self._all("SELECT * FROM champion_history WHERE model = ? ORDER BY id", [self.model])
 
     def _set_champion(
         self,
@@ -72,16 +75,16 @@ class ChampionMixin(VersionsMixin):
             )
         self.get_version(version)
         cur = db.execute(
-            "INSERT INTO champion_history (version, previous_version, kind, at, by, reason, run_id, review_id, "
-            "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [version, current, kind, at, by, reason, run_id, review_id, audit.utcnow()],
+            "INSERT INTO champion_history (model, version, previous_version, kind, at, by, reason, "
+            "run_id, review_id, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [self.model, version, current, kind, at, by, reason, run_id, review_id, audit.utcnow()],
         )
         db.execute(
-            "INSERT INTO champion (id, version, history_id) VALUES (1, ?, ?) "
-            "ON CONFLICT(id) DO UPDATE SET version = excluded.version, history_id = excluded.history_id",
-            [version, cur.lastrowid],
+            "INSERT INTO champion (model, version, history_id) VALUES (?, ?, ?) ON CONFLICT(model) "
+            "DO UPDATE SET version = excluded.version, history_id = excluded.history_id",
+            [self.model, version, cur.lastrowid],
         )
-        audit.append(
+        self._audit(
             db,
             actor=by,
             event={"promotion": "promoted", "approval": "promoted", "rollback": "rolled_back"}[
@@ -132,7 +135,9 @@ class ChampionMixin(VersionsMixin):
         comparison's figures). Returns False when this run already promoted (a retry)."""
         with self._tx() as db:
             if self._one(
-                "SELECT 1 FROM champion_history WHERE kind = 'promotion' AND run_id = ?", [run_id]
+                "SELECT 1 FROM champion_history WHERE model = ? AND kind = 'promotion' "
+                "AND run_id = ?",
+                [self.model, run_id],
             ):
                 return False
             self._set_champion(
@@ -169,7 +174,8 @@ class ChampionMixin(VersionsMixin):
                 self._check_admin(by)
             current = self._one(
                 "SELECT c.version, h.previous_version, h.kind, h.by, h.at FROM champion c "
-                "JOIN champion_history h ON h.id = c.history_id"
+                "JOIN champion_history h ON h.id = c.history_id WHERE c.model = ?",
+                [self.model],
             )
             if current is None:
                 raise Conflict("There is no champion to roll back.")
@@ -219,13 +225,19 @@ class ChampionMixin(VersionsMixin):
     ) -> dict[str, Any]:
         """Announce an automatic promotion that applies at ``due_at`` unless an admin vetoes it."""
         with self._tx() as db:
-            if self._one("SELECT 1 FROM pending_promotions WHERE run_id = ?", [run_id]) is None:
-                cur = db.execute(
-                    "INSERT INTO pending_promotions (run_id, version, expected_champion, reason, announced_at, due_at, "
-                    "status) VALUES (?, ?, ?, ?, ?, ?, 'pending')",
-                    [run_id, version, expected_champion, reason, announced_at, due_at],
+            if (
+                self._one(
+                    "SELECT 1 FROM pending_promotions WHERE model = ? AND run_id = ?",
+                    [self.model, run_id],
                 )
-                audit.append(
+                is None
+            ):
+                cur = db.execute(
+                    "INSERT INTO pending_promotions (model, run_id, version, expected_champion, "
+                    "reason, announced_at, due_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
+                    [self.model, run_id, version, expected_champion, reason, announced_at, due_at],
+                )
+                self._audit(
                     db,
                     actor=PIPELINE,
                     event="promotion_scheduled",
@@ -247,17 +259,19 @@ class ChampionMixin(VersionsMixin):
                         **self.comparison_facts(run_id),
                     },
                 )
-        row = self._one("SELECT * FROM pending_promotions WHERE run_id = ?", [run_id])
+        row = self._one(
+            "SELECT * FROM pending_promotions WHERE model = ? AND run_id = ?", [self.model, run_id]
+        )
         assert row is not None
         return row
 
     def pending_promotions(self, status: str | None = "pending") -> list[dict[str, Any]]:
         sql = (
-            "SELECT * FROM pending_promotions"
-            + (" WHERE status = ?" if status else "")
+            "SELECT * FROM pending_promotions WHERE model = ?"
+            + (" AND status = ?" if status else "")
             + " ORDER BY id"
         )
-        return self._all(sql, [status] if status else [])
+        return self._all(sql, [self.model, status] if status else [self.model])
 
     def veto_promotion(
         self, promotion_id: int, *, by: str, reason: str, as_admin: bool = False
@@ -267,9 +281,14 @@ class ChampionMixin(VersionsMixin):
         with self._tx() as db:
             if as_admin:
                 self._check_admin(by)
-            row = self._one("SELECT * FROM pending_promotions WHERE id = ?", [promotion_id])
+            row = self._one(
+                "SELECT * FROM pending_promotions WHERE id = ? AND model = ?",
+                [promotion_id, self.model],
+            )
             if row is None:
-                raise NotFound(f"Pending promotion {promotion_id} does not exist.")
+                raise NotFound(
+                    self._missing("Pending promotion", promotion_id, "pending_promotions")
+                )
             if row["status"] != "pending":
                 raise Conflict(
                     f"Promotion {promotion_id} is already {row['status']}"
@@ -284,7 +303,7 @@ class ChampionMixin(VersionsMixin):
                 "WHERE id = ?",
                 [by, audit.utcnow(), reason, promotion_id],
             )
-            audit.append(
+            self._audit(
                 db,
                 actor=by,
                 event="promotion_vetoed",
@@ -313,8 +332,9 @@ class ChampionMixin(VersionsMixin):
         champion changed meanwhile becomes 'stale'. Returns the rows it decided."""
         decided = []
         for row in self._all(
-            "SELECT * FROM pending_promotions WHERE status = 'pending' AND due_at <= ? ORDER BY id",
-            [now],
+            "SELECT * FROM pending_promotions WHERE model = ? AND status = 'pending' "
+            "AND due_at <= ? ORDER BY id",
+            [self.model, now],
         ):
             with self._tx() as db:
                 fresh = self._one("SELECT status FROM pending_promotions WHERE id = ?", [row["id"]])
@@ -342,7 +362,7 @@ class ChampionMixin(VersionsMixin):
                     [status, PIPELINE, now, row["id"]],
                 )
                 if status == "stale":
-                    audit.append(
+                    self._audit(
                         db,
                         actor=PIPELINE,
                         event="promotion_stale",

@@ -24,14 +24,18 @@ class DriftMixin(RegistryBase):
     ) -> int:
         """Store a drift report and every per-feature score (the drift history); once per run."""
         with self._tx() as db:
-            existing = self._one("SELECT id FROM drift_reports WHERE run_id = ?", [run_id])
+            existing = self._one(
+                "SELECT id FROM drift_reports WHERE model = ? AND run_id = ?", [self.model, run_id]
+            )
             if existing:
                 return int(existing["id"])
             cur = db.execute(
-                "INSERT INTO drift_reports (run_id, dag_id, as_of, model_version, status, drift_detected, drift_type, "
-                "drift_score, affected, recommendation, n_reference, n_current, concept, triggers, retrain_requested, "
-                "created_at, reference) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO drift_reports (model, run_id, dag_id, as_of, model_version, status, "
+                "drift_detected, drift_type, drift_score, affected, recommendation, n_reference, "
+                "n_current, concept, triggers, retrain_requested, created_at, reference) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
+                    self.model,
                     run_id,
                     dag_id,
                     as_of,
@@ -53,11 +57,12 @@ class DriftMixin(RegistryBase):
             )
             rid = int(cur.lastrowid or 0)
             db.conn.executemany(
-                "INSERT INTO drift_scores (report_id, as_of, feature, kind, ks, p_value, p_adjusted, psi, wasserstein, "
-                "chi2, missing_delta, drifted, score, distribution, limits, rules, reasons) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO drift_scores (model, report_id, as_of, feature, kind, ks, p_value, "
+                "p_adjusted, psi, wasserstein, chi2, missing_delta, drifted, score, distribution, "
+                "limits, rules, reasons) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     [
+                        self.model,
                         rid,
                         as_of,
                         f["name"],
@@ -79,7 +84,7 @@ class DriftMixin(RegistryBase):
                     for f in report["features"]
                 ],
             )
-            audit.append(
+            self._audit(
                 db,
                 actor=PIPELINE,
                 event="drift_checked",
@@ -98,13 +103,18 @@ class DriftMixin(RegistryBase):
             return rid
 
     def drift_report_for_run(self, run_id: str) -> dict[str, Any] | None:
-        return _decode(self._one("SELECT * FROM drift_reports WHERE run_id = ?", [run_id]))
+        return _decode(
+            self._one(
+                "SELECT * FROM drift_reports WHERE model = ? AND run_id = ?", [self.model, run_id]
+            )
+        )
 
     def drift_reports(self, limit: int = 1000) -> list[dict[str, Any]]:
         return [
             _decode(r) or {}
             for r in self._all(
-                "SELECT * FROM drift_reports ORDER BY as_of DESC, id DESC LIMIT ?", [limit]
+                "SELECT * FROM drift_reports WHERE model = ? ORDER BY as_of DESC, id DESC LIMIT ?",
+                [self.model, limit],
             )
         ]
 
@@ -112,15 +122,15 @@ class DriftMixin(RegistryBase):
         self, report_id: int | None = None, feature: str | None = None
     ) -> list[dict[str, Any]]:
         """Per-feature drift scores over time (optionally of one report or one feature)."""
-        where: list[str] = []
-        params: list[Any] = []
+        where: list[str] = ["model = ?"]
+        params: list[Any] = [self.model]
         if report_id is not None:
             where.append("report_id = ?")
             params.append(report_id)
         if feature is not None:
             where.append("feature = ?")
             params.append(feature)
-        sql = "SELECT * FROM drift_scores" + (" WHERE " + " AND ".join(where) if where else "")
+        sql = "SELECT * FROM drift_scores WHERE " + " AND ".join(where)
         return [_decode(r) or {} for r in self._all(sql + " ORDER BY as_of, feature", params)]
 
     def drift_matrix(self, since: str | None = None) -> list[dict[str, Any]]:
@@ -128,10 +138,10 @@ class DriftMixin(RegistryBase):
         without the per-feature distributions."""
         return self._all(
             "SELECT s.as_of, s.feature, s.score, s.psi, s.drifted, r.run_id FROM drift_scores s "
-            "JOIN drift_reports r ON r.id = s.report_id"
-            + (" WHERE s.as_of >= ?" if since else "")
+            "JOIN drift_reports r ON r.id = s.report_id WHERE s.model = ?"
+            + (" AND s.as_of >= ?" if since else "")
             + " ORDER BY s.as_of, s.feature",
-            [since] if since else [],
+            [self.model, since] if since else [self.model],
         )
 
     def trigger_streak_covers(self, dag_id: str, *, name: str, since: str, before: str) -> bool:
@@ -139,10 +149,10 @@ class DriftMixin(RegistryBase):
         ``since`` up to ``before``: the streak it is on began no later than ``since``. Reads only
         the checks since then, so its cost does not grow with the history."""
         rows = self._all(
-            "SELECT as_of, triggers FROM drift_reports WHERE dag_id = ? AND as_of < ? AND as_of >= "
-            "COALESCE((SELECT MAX(as_of) FROM drift_reports WHERE dag_id = ? AND as_of <= ?), '~') "
-            "ORDER BY as_of",
-            [dag_id, before, dag_id, since],
+            "SELECT as_of, triggers FROM drift_reports WHERE model = :model AND dag_id = :dag "
+            "AND as_of < :before AND as_of >= COALESCE((SELECT MAX(as_of) FROM drift_reports "
+            "WHERE model = :model AND dag_id = :dag AND as_of <= :since), '~') ORDER BY as_of",
+            {"model": self.model, "dag": dag_id, "before": before, "since": since},
         )
         return bool(rows) and all(
             any(c["fired"] and c["name"] == name for c in json.loads(r["triggers"])) for r in rows
@@ -150,7 +160,8 @@ class DriftMixin(RegistryBase):
 
     def last_retraining_as_of(self, dag_id: str) -> str | None:
         row = self._one(
-            "SELECT MAX(as_of) AS m FROM runs WHERE dag_id = ? AND challenger_version IS NOT NULL",
-            [dag_id],
+            "SELECT MAX(as_of) AS m FROM runs WHERE model = ? AND dag_id = ? "
+            "AND challenger_version IS NOT NULL",
+            [self.model, dag_id],
         )
         return None if row is None else row["m"]

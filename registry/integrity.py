@@ -4,8 +4,8 @@ Beyond the hash chain (``audit.verify``) it checks what an auditor asks next:
 
 * the checkpoint outside the database: the log is not shorter than it witnessed, and the event
   at its count still has its head hash; with the key, the checkpoint's own signature;
-* the champion pointer and ``champion_history`` against the audited promotions and rollbacks,
-  change by change (a direct ``UPDATE champion`` serves a model no event announced);
+* each model's champion pointer and ``champion_history`` against its audited promotions and
+  rollbacks, change by change (a direct ``UPDATE champion`` serves a model no event announced);
 * each version's sha256 against its ``model_registered`` event, and every artifact file against
   its recorded checksum.
 """
@@ -63,16 +63,60 @@ def check_checkpoint(
 
 
 def check_state(db: Database, artifacts: Path) -> list[str]:
-    """The champion, its history, the versions' checksums and the artifact files, against the log."""
+    """Each model's champion, its history, the versions' checksums and the artifact files,
+    against the log."""
+    problems = []
+    models = [
+        r["model"]
+        for r in _rows(
+            db,
+            "SELECT model FROM champion_history UNION SELECT model FROM champion "
+            "UNION SELECT model FROM model_versions ORDER BY model",
+        )
+    ]
+    for model in models:
+        problems += _check_champion(db, model)
+    registered = {
+        (r["model"], r["entity_id"]): json.loads(r["details"]).get("sha256")
+        for r in _rows(
+            db,
+            "SELECT model, entity_id, details FROM audit_log WHERE event = 'model_registered'",
+        )
+    }
+    for v in _rows(
+        db, "SELECT model, version, artifact_path, sha256, size_bytes FROM model_versions"
+    ):
+        name = f"{v['model']} version {v['version']}"
+        if registered.get((v["model"], str(v["version"]))) != v["sha256"]:
+            problems.append(
+                f"{name}'s sha256 {v['sha256'][:12]}… is not the one its model_registered event "
+                "recorded"
+            )
+        path = artifacts / v["artifact_path"]
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            problems.append(f"{name}'s artifact {path} is missing")
+            continue
+        if digest != v["sha256"]:
+            problems.append(f"{name}'s artifact {path} fails its checksum")
+    return problems
+
+
+def _check_champion(db: Database, model: str) -> list[str]:
+    """``model``'s champion pointer and history against its audited promotions and rollbacks."""
     problems = []
     history = _rows(
-        db, "SELECT id, version, previous_version, kind FROM champion_history ORDER BY id"
+        db,
+        "SELECT id, version, previous_version, kind FROM champion_history WHERE model = ? "
+        "ORDER BY id",
+        [model],
     )
     events = _rows(
         db,
-        "SELECT seq, event, entity_id, details FROM audit_log WHERE entity = 'model_version' "
-        f"AND event IN ({', '.join('?' * len(CHANGES))}) ORDER BY seq",
-        CHANGES,
+        "SELECT seq, event, entity_id, details FROM audit_log WHERE model = ? "
+        f"AND entity = 'model_version' AND event IN ({', '.join('?' * len(CHANGES))}) ORDER BY seq",
+        [model, *CHANGES],
     )
     for i, h in enumerate(history):
         e = events[i] if i < len(events) else None
@@ -84,17 +128,17 @@ def check_state(db: Database, artifacts: Path) -> list[str]:
             h["previous_version"],
         ):
             problems.append(
-                f"champion change {h['id']} (v{h['previous_version']} -> v{h['version']}, "
+                f"{model}: champion change {h['id']} (v{h['previous_version']} -> v{h['version']}, "
                 f"{h['kind']}) does not match the audited change"
                 + (f" (event {e['seq']})" if e else ": no such event")
             )
             break
     if len(events) > len(history) and not problems:
         problems.append(
-            f"event {events[len(history)]['seq']} records a champion change that champion_history "
-            "does not have"
+            f"{model}: event {events[len(history)]['seq']} records a champion change that "
+            "champion_history does not have"
         )
-    champ = _rows(db, "SELECT version, history_id FROM champion WHERE id = 1")
+    champ = _rows(db, "SELECT version, history_id FROM champion WHERE model = ?", [model])
     if history and (
         not champ
         or (champ[0]["version"], champ[0]["history_id"])
@@ -102,31 +146,13 @@ def check_state(db: Database, artifacts: Path) -> list[str]:
     ):
         now = f"v{champ[0]['version']}" if champ else "no champion"
         problems.append(
-            f"the champion pointer says {now}, but the last audited change made "
+            f"{model}: the champion pointer says {now}, but the last audited change made "
             f"v{history[-1]['version']} champion"
         )
     elif champ and not history:
-        problems.append(f"the champion pointer says v{champ[0]['version']} with no audited change")
-    registered = {
-        r["entity_id"]: json.loads(r["details"]).get("sha256")
-        for r in _rows(
-            db, "SELECT entity_id, details FROM audit_log WHERE event = 'model_registered'"
+        problems.append(
+            f"{model}: the champion pointer says v{champ[0]['version']} with no audited change"
         )
-    }
-    for v in _rows(db, "SELECT version, artifact_path, sha256, size_bytes FROM model_versions"):
-        if registered.get(str(v["version"])) != v["sha256"]:
-            problems.append(
-                f"version {v['version']}'s sha256 {v['sha256'][:12]}… is not the one its "
-                "model_registered event recorded"
-            )
-        path = artifacts / v["artifact_path"]
-        try:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        except OSError:
-            problems.append(f"version {v['version']}'s artifact {path} is missing")
-            continue
-        if digest != v["sha256"]:
-            problems.append(f"version {v['version']}'s artifact {path} fails its checksum")
     return problems
 
 

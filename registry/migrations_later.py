@@ -192,3 +192,7 @@ def m013_unlabelled_rows(db: Database) -> None:
         ALTER TABLE comparisons ADD COLUMN unlabelled_holdout INTEGER NOT NULL DEFAULT 0;
         """,
     )
+
+
+# m014 (the fleet) lives in its own module; importing it registers it after m013.
+from registry import migrations_fleet  # noqa: E402, F401

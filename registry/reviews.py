@@ -30,14 +30,18 @@ class ReviewsMixin(ChampionMixin):
         superseded (none on a retry)."""
         superseded: list[Review] = []
         with self._tx() as db:
-            existing = self._one("SELECT id FROM reviews WHERE run_id = ?", [run_id])
+            existing = self._one(
+                "SELECT id FROM reviews WHERE model = ? AND run_id = ?", [self.model, run_id]
+            )
             if existing is not None:
                 return self.get_review(int(existing["id"])), []
             expires = requested_at + dt.timedelta(days=ttl_days)
             cur = db.execute(
-                "INSERT INTO reviews (run_id, comparison_id, challenger_version, expected_champion, status, "
-                "requested_at, expires_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+                "INSERT INTO reviews (model, run_id, comparison_id, challenger_version, "
+                "expected_champion, status, requested_at, expires_at) "
+                "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
                 [
+                    self.model,
                     run_id,
                     comparison_id,
                     version,
@@ -47,7 +51,7 @@ class ReviewsMixin(ChampionMixin):
                 ],
             )
             rid = int(cur.lastrowid or 0)
-            audit.append(
+            self._audit(
                 db,
                 actor=PIPELINE,
                 event="review_requested",
@@ -68,9 +72,9 @@ class ReviewsMixin(ChampionMixin):
                 {**self.review_facts(new), "expires_at": new.expires_at},
             )
             older = self._all(
-                "SELECT * FROM reviews WHERE status = 'pending' AND id != ? "
+                "SELECT * FROM reviews WHERE model = ? AND status = 'pending' AND id != ? "
                 "AND expected_champion IS ? ORDER BY id",
-                [rid, expected_champion],
+                [self.model, rid, expected_champion],
             )
             for row in older:
                 old = Review(**row)
@@ -83,7 +87,7 @@ class ReviewsMixin(ChampionMixin):
                     "decided_at = ?, reason = ? WHERE id = ? AND status = 'pending'",
                     [rid, PIPELINE, requested_at.isoformat(), reason, old.id],
                 )
-                audit.append(
+                self._audit(
                     db,
                     actor=PIPELINE,
                     event="review_superseded",
@@ -110,9 +114,9 @@ class ReviewsMixin(ChampionMixin):
         return new, superseded
 
     def get_review(self, review_id: int) -> Review:
-        row = self._one("SELECT * FROM reviews WHERE id = ?", [review_id])
+        row = self._one("SELECT * FROM reviews WHERE id = ? AND model = ?", [review_id, self.model])
         if row is None:
-            raise NotFound(f"Review {review_id} does not exist.")
+            raise NotFound(self._missing("Review", review_id, "reviews"))
         return Review(**row)
 
     def review_facts(self, review: Review) -> dict[str, Any]:
@@ -125,9 +129,16 @@ class ReviewsMixin(ChampionMixin):
             **self.comparison_facts(review.run_id),
         }
 
-    def reviews(self, status: str | None = None) -> list[Review]:
-        sql = "SELECT * FROM reviews" + (" WHERE status = ?" if status else "") + " ORDER BY id"
-        return [Review(**r) for r in self._all(sql, [status] if status else [])]
+    def reviews(self, status: str | None = None, *, every_model: bool = False) -> list[Review]:
+        """This model's reviews (``every_model``: the whole fleet's queue), oldest first."""
+        where = ([] if every_model else ["model = :model"]) + (
+            ["status = :status"] if status else []
+        )
+        sql = "SELECT * FROM reviews" + (" WHERE " + " AND ".join(where) if where else "")
+        return [
+            Review(**r)
+            for r in self._all(sql + " ORDER BY id", {"model": self.model, "status": status})
+        ]
 
     def _decide_review(self, review_id: int, *, status: str, by: str, reason: str) -> Review:
         review = self.get_review(review_id)
@@ -198,7 +209,7 @@ class ReviewsMixin(ChampionMixin):
             )
             votes = len(voters) + 1
             deciding = votes >= required
-            audit.append(
+            self._audit(
                 db,
                 actor=by,
                 event="review_approved" if deciding else "review_approval_recorded",
@@ -277,7 +288,7 @@ class ReviewsMixin(ChampionMixin):
             if as_admin:
                 self._check_admin(by)
             review = self._decide_review(review_id, status="rejected", by=by, reason=reason)
-            audit.append(
+            self._audit(
                 db,
                 actor=by,
                 event="review_rejected",
@@ -297,9 +308,9 @@ class ReviewsMixin(ChampionMixin):
         """Pending reviews whose expiry is at or before ``as_of`` become expired (rejected), audited."""
         with self._tx() as db:
             rows = self._all(
-                "SELECT id, challenger_version, expires_at FROM reviews WHERE status = 'pending' "
-                "AND expires_at <= ?",
-                [as_of.isoformat()],
+                "SELECT id, challenger_version, expires_at FROM reviews WHERE model = ? "
+                "AND status = 'pending' AND expires_at <= ?",
+                [self.model, as_of.isoformat()],
             )
             for r in rows:
                 db.execute(
@@ -307,7 +318,7 @@ class ReviewsMixin(ChampionMixin):
                     "WHERE id = ?",
                     [PIPELINE, as_of.isoformat(), "no decision before expiry", r["id"]],
                 )
-                audit.append(
+                self._audit(
                     db,
                     actor=PIPELINE,
                     event="review_expired",

@@ -8,7 +8,6 @@ from typing import Any
 from sqlite_utils import Database
 
 from pipeline.errors import Conflict, NotFound
-from registry import audit
 from registry.base import PIPELINE, _decode, _j
 from registry.champion import ChampionMixin
 
@@ -30,7 +29,9 @@ class RolloutsMixin(ChampionMixin):
         """Start rolling ``version`` out against the champion it was compared with. Once per run;
         refused while another rollout is live or when the champion has changed."""
         with self._tx() as db:
-            existing = self._one("SELECT id FROM rollouts WHERE run_id = ?", [run_id])
+            existing = self._one(
+                "SELECT id FROM rollouts WHERE model = ? AND run_id = ?", [self.model, run_id]
+            )
             if existing:
                 return self.get_rollout(int(existing["id"]))
             current = self._champion_version()
@@ -40,7 +41,8 @@ class RolloutsMixin(ChampionMixin):
                     "was compared: no rollout started."
                 )
             live = self._one(
-                "SELECT id, version FROM rollouts WHERE status IN ('active', 'paused')"
+                "SELECT id, version FROM rollouts WHERE model = ? AND status IN ('active', 'paused')",
+                [self.model],
             )
             if live:
                 raise Conflict(
@@ -48,16 +50,17 @@ class RolloutsMixin(ChampionMixin):
                     "or abort it first ('modelgate rollout abort')."
                 )
             cur = db.execute(
-                "INSERT INTO rollouts (run_id, version, champion_version, strategy, plan, seed, step_index, "
-                "share, status, started_at, step_started_at) VALUES (?, ?, ?, ?, ?, '', 0, ?, 'active', ?, ?)",
-                [run_id, version, expected_champion, strategy, _j(plan), share, at, at],
+                "INSERT INTO rollouts (model, run_id, version, champion_version, strategy, plan, seed, "
+                "step_index, share, status, started_at, step_started_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, '', 0, ?, 'active', ?, ?)",
+                [self.model, run_id, version, expected_champion, strategy, _j(plan), share, at, at],
             )
             rid = int(cur.lastrowid or 0)
             db.execute("UPDATE rollouts SET seed = ? WHERE id = ?", [f"rollout-{rid}", rid])
             self._rollout_event(
                 db, rid, kind="started", share=share, actor=by, at=at, reason=f"{strategy} rollout"
             )
-            audit.append(
+            self._audit(
                 db,
                 actor=by,
                 event="rollout_started",
@@ -98,19 +101,31 @@ class RolloutsMixin(ChampionMixin):
         )
 
     def get_rollout(self, rollout_id: int) -> dict[str, Any]:
-        row = self._one("SELECT * FROM rollouts WHERE id = ?", [rollout_id])
+        row = self._one(
+            "SELECT * FROM rollouts WHERE id = ? AND model = ?", [rollout_id, self.model]
+        )
         if row is None:
-            raise NotFound(f"Rollout {rollout_id} does not exist.")
+            raise NotFound(self._missing("Rollout", rollout_id, "rollouts"))
         return _decode(row) or {}
 
     def rollouts(self, status: str | None = None) -> list[dict[str, Any]]:
         sql = (
-            "SELECT * FROM rollouts" + (" WHERE status = ?" if status else "") + " ORDER BY id DESC"
+            "SELECT * FROM rollouts WHERE model = ?"
+            + (" AND status = ?" if status else "")
+            + " ORDER BY id DESC"
         )
-        return [_decode(r) or {} for r in self._all(sql, [status] if status else [])]
+        return [
+            _decode(r) or {}
+            for r in self._all(sql, [self.model, status] if status else [self.model])
+        ]
 
     def live_rollout(self) -> dict[str, Any] | None:
-        return _decode(self._one("SELECT * FROM rollouts WHERE status IN ('active', 'paused')"))
+        return _decode(
+            self._one(
+                "SELECT * FROM rollouts WHERE model = ? AND status IN ('active', 'paused')",
+                [self.model],
+            )
+        )
 
     def rollout_events(self, rollout_id: int) -> list[dict[str, Any]]:
         return self._all(
@@ -127,7 +142,9 @@ class RolloutsMixin(ChampionMixin):
         prediction, shadow_prediction, served_at). A request id already stored is kept as it was;
         a rollout that has ended takes nothing more (returns 0)."""
         with self._tx() as db:
-            live = self._one("SELECT status FROM rollouts WHERE id = ?", [rollout_id])
+            live = self._one(
+                "SELECT status FROM rollouts WHERE id = ? AND model = ?", [rollout_id, self.model]
+            )
             if live is None or live["status"] not in ("active", "paused"):
                 return 0
             cur = db.conn.executemany(
@@ -207,7 +224,7 @@ class RolloutsMixin(ChampionMixin):
                 ":cs_high, :srm_p, :action, :reason)",
                 {**row, "rollout_id": rollout_id, "run_id": run_id, "at": at},
             )
-            audit.append(
+            self._audit(
                 db,
                 actor=PIPELINE,
                 event="rollout_analysed",
@@ -271,7 +288,7 @@ class RolloutsMixin(ChampionMixin):
             self._rollout_event(
                 db, rollout_id, kind=kind, share=new_share, actor=actor, at=at, reason=reason
             )
-            audit.append(
+            self._audit(
                 db,
                 actor=actor,
                 event=f"rollout_{kind}",

@@ -40,12 +40,18 @@ class Registry(ReviewsMixin, RolloutsMixin, DriftMixin, UsersMixin):
         since: str | None = None,
         until: str | None = None,
         version: int | None = None,
+        model: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Audit events, newest first, filtered by exact event, actor, entity and entity id, by
-        ``since <= at < until`` (ISO strings) and by the model version they concern."""
+        """Audit events of the whole registry, newest first, filtered by exact event, actor,
+        entity and entity id, by ``since <= at < until`` (ISO strings), by model, and by the
+        model version they concern (a version number is this registry's model's unless
+        ``model`` names another)."""
         where: list[str] = []
         params: list[Any] = []
+        if version is not None and model is None:
+            model = self.model
         for column, value in (
+            ("model", model),
             ("event", event),
             ("actor", actor),
             ("entity", entity),
@@ -101,10 +107,15 @@ class Registry(ReviewsMixin, RolloutsMixin, DriftMixin, UsersMixin):
         return 0 if row is None else int(row[0])
 
     def audit_facets(self) -> dict[str, list[str]]:
-        """The distinct events and actors in the audit log (for filters)."""
+        """The distinct events, actors and models in the audit log (for filters)."""
         return {
-            col: [r[col] for r in self._all(f"SELECT DISTINCT {col} FROM audit_log ORDER BY {col}")]
-            for col in ("event", "actor")
+            col: [
+                r[col]
+                for r in self._all(
+                    f"SELECT DISTINCT {col} FROM audit_log WHERE {col} IS NOT NULL ORDER BY {col}"
+                )
+            ]
+            for col in ("event", "actor", "model")
         }
 
     def count_audit(self) -> int:
@@ -142,7 +153,7 @@ class Registry(ReviewsMixin, RolloutsMixin, DriftMixin, UsersMixin):
         champ = self.current_champion()
 
         def count(sql: str) -> int:
-            return int(self.db.execute(sql).fetchone()[0])
+            return int(self.db.execute(sql, {"model": self.model}).fetchone()[0])
 
         return {
             "champion": None
@@ -155,13 +166,67 @@ class Registry(ReviewsMixin, RolloutsMixin, DriftMixin, UsersMixin):
                 "promoted_by": champ.by,
                 "kind": champ.kind,
             },
-            "versions": count("SELECT COUNT(*) FROM model_versions"),
-            "runs": count("SELECT COUNT(*) FROM runs"),
-            "pending_reviews": count("SELECT COUNT(*) FROM reviews WHERE status = 'pending'"),
-            "running": self._all(
-                "SELECT run_id, dag_id, as_of, started_at FROM runs WHERE status = 'running' "
-                "ORDER BY started_at"
+            "versions": count("SELECT COUNT(*) FROM model_versions WHERE model = :model"),
+            "runs": count("SELECT COUNT(*) FROM runs WHERE model = :model"),
+            "pending_reviews": count(
+                "SELECT COUNT(*) FROM reviews WHERE model = :model AND status = 'pending'"
             ),
-            "abandoned": count("SELECT COUNT(*) FROM runs WHERE status = 'abandoned'"),
+            "running": self._all(
+                "SELECT run_id, dag_id, as_of, started_at FROM runs WHERE model = :model "
+                "AND status = 'running' ORDER BY started_at",
+                {"model": self.model},
+            ),
+            "abandoned": count(
+                "SELECT COUNT(*) FROM runs WHERE model = :model AND status = 'abandoned'"
+            ),
             "audit_events": count("SELECT COUNT(*) FROM audit_log"),
+        }
+
+    def models(self) -> list[str]:
+        """The models this registry holds rows of (a catalog may name more, not yet run)."""
+        return [
+            r["model"]
+            for r in self._all(
+                "SELECT model FROM runs UNION SELECT model FROM model_versions "
+                "UNION SELECT model FROM drift_reports ORDER BY model"
+            )
+        ]
+
+    def summary(self) -> dict[str, Any]:
+        """This model at a glance (``models list``, the Fleet page): its champion, its last run
+        and decision, its last drift verdict, open reviews and the live rollout. A handful of
+        indexed reads, whatever the history's length."""
+        champ = self.current_champion()
+        m = {"model": self.model}
+        run = self._one(
+            "SELECT run_id, as_of, status, outcome, challenger_version FROM runs "
+            "WHERE model = :model ORDER BY as_of DESC, started_at DESC LIMIT 1",
+            m,
+        )
+        drift = self._one(
+            "SELECT as_of, status, drift_detected, drift_type, drift_score, affected "
+            "FROM drift_reports WHERE model = :model ORDER BY as_of DESC, id DESC LIMIT 1",
+            m,
+        )
+        live = self.live_rollout()
+        reviews = self._one(
+            "SELECT COUNT(*) AS n FROM reviews WHERE model = :model AND status = 'pending'", m
+        )
+        return {
+            "model": self.model,
+            "champion": None
+            if champ is None
+            else {
+                "version": champ.version,
+                "metric": champ.metric,
+                "value": champ.value,
+                "since": champ.since,
+                "kind": champ.kind,
+            },
+            "last_run": run,
+            "drift": _decode(drift),
+            "pending_reviews": int((reviews or {}).get("n") or 0),
+            "live_rollout": None
+            if live is None
+            else {k: live[k] for k in ("id", "version", "champion_version", "share", "status")},
         }

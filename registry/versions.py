@@ -30,13 +30,15 @@ class VersionsMixin(RegistryBase):
         it is marked ``abandoned`` and audited in the same transaction."""
         checks = [c.to_dict() for c in triggers.checks]
         with self._tx() as db:
-            if self._one("SELECT 1 FROM runs WHERE run_id = ?", [run_id]):
+            if self._one("SELECT 1 FROM runs WHERE model = ? AND run_id = ?", [self.model, run_id]):
                 return
             self._abandon_runs(db, dag_id=dag_id, by_run=run_id)
             db.execute(
-                "INSERT INTO runs (run_id, dag_id, logical_date, as_of, run_type, data_source, triggers, "
-                "trigger_reasons, status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
+                "INSERT INTO runs (model, run_id, dag_id, logical_date, as_of, run_type, data_source, "
+                "triggers, trigger_reasons, status, started_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
                 [
+                    self.model,
                     run_id,
                     dag_id,
                     logical_date,
@@ -48,7 +50,7 @@ class VersionsMixin(RegistryBase):
                     audit.utcnow(),
                 ],
             )
-            audit.append(
+            self._audit(
                 db,
                 actor=PIPELINE,
                 event="run_started",
@@ -64,19 +66,19 @@ class VersionsMixin(RegistryBase):
 
     def _abandon_runs(self, db: Any, *, dag_id: str, by_run: str) -> None:
         stale = self._all(
-            "SELECT run_id, started_at FROM runs WHERE dag_id = ? AND status = 'running' "
-            "AND run_id != ? ORDER BY started_at",
-            [dag_id, by_run],
+            "SELECT run_id, started_at FROM runs WHERE model = ? AND dag_id = ? "
+            "AND status = 'running' AND run_id != ? ORDER BY started_at",
+            [self.model, dag_id, by_run],
         )
         for run in stale:
             error = f"left running by a process that stopped; run {by_run} started after it"
             changed = db.execute(
                 "UPDATE runs SET status = 'abandoned', error = ?, finished_at = ? "
-                "WHERE run_id = ? AND status = 'running'",
-                [error, audit.utcnow(), run["run_id"]],
+                "WHERE model = ? AND run_id = ? AND status = 'running'",
+                [error, audit.utcnow(), self.model, run["run_id"]],
             ).rowcount
             if changed:
-                audit.append(
+                self._audit(
                     db,
                     actor=PIPELINE,
                     event="run_abandoned",
@@ -89,17 +91,19 @@ class VersionsMixin(RegistryBase):
         self, run_id: str, *, status: str, outcome: str | None = None, error: str | None = None
     ) -> None:
         with self._tx() as db:
-            run = self._one("SELECT status FROM runs WHERE run_id = ?", [run_id])
+            run = self._one(
+                "SELECT status FROM runs WHERE model = ? AND run_id = ?", [self.model, run_id]
+            )
             if run is None:
-                raise NotFound(f"Run {run_id} is not in the registry.")
+                raise NotFound(f"Run {run_id}{self._in_model()} is not in the registry.")
             if run["status"] == status:
                 return
             db.execute(
-                "UPDATE runs SET status = ?, outcome = COALESCE(?, outcome), error = ?, finished_at = ? "
-                "WHERE run_id = ?",
-                [status, outcome, error, audit.utcnow(), run_id],
+                "UPDATE runs SET status = ?, outcome = COALESCE(?, outcome), error = ?, "
+                "finished_at = ? WHERE model = ? AND run_id = ?",
+                [status, outcome, error, audit.utcnow(), self.model, run_id],
             )
-            audit.append(
+            self._audit(
                 db,
                 actor=PIPELINE,
                 event=f"run_{status}",
@@ -114,20 +118,23 @@ class VersionsMixin(RegistryBase):
         """Called from Airflow's on_failure_callback: the run is marked failed and audited once.
         Returns False when the failure was already recorded."""
         with self._tx() as db:
-            run = self._one("SELECT status FROM runs WHERE run_id = ?", [run_id])
+            run = self._one(
+                "SELECT status FROM runs WHERE model = ? AND run_id = ?", [self.model, run_id]
+            )
             if run is None:
                 db.execute(
-                    "INSERT INTO runs (run_id, dag_id, as_of, triggers, trigger_reasons, status, started_at) "
-                    "VALUES (?, ?, ?, '[]', '[]', 'running', ?)",
-                    [run_id, dag_id, as_of or "", audit.utcnow()],
+                    "INSERT INTO runs (model, run_id, dag_id, as_of, triggers, trigger_reasons, "
+                    "status, started_at) VALUES (?, ?, ?, ?, '[]', '[]', 'running', ?)",
+                    [self.model, run_id, dag_id, as_of or "", audit.utcnow()],
                 )
             elif run["status"] == "failed":
                 return False
             db.execute(
-                "UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE run_id = ?",
-                [f"{task_id}: {error}" if task_id else error, audit.utcnow(), run_id],
+                "UPDATE runs SET status = 'failed', error = ?, finished_at = ? "
+                "WHERE model = ? AND run_id = ?",
+                [f"{task_id}: {error}" if task_id else error, audit.utcnow(), self.model, run_id],
             )
-            audit.append(
+            self._audit(
                 db,
                 actor=PIPELINE,
                 event="run_failed",
@@ -138,10 +145,13 @@ class VersionsMixin(RegistryBase):
         return True
 
     def get_run(self, run_id: str) -> dict[str, Any] | None:
-        return self._one("SELECT * FROM runs WHERE run_id = ?", [run_id])
+        return self._one("SELECT * FROM runs WHERE model = ? AND run_id = ?", [self.model, run_id])
 
     def runs(self, limit: int = 100) -> list[dict[str, Any]]:
-        return self._all("SELECT * FROM runs ORDER BY as_of DESC, started_at DESC LIMIT ?", [limit])
+        return self._all(
+            "SELECT * FROM runs WHERE model = ? ORDER BY as_of DESC, started_at DESC LIMIT ?",
+            [self.model, limit],
+        )
 
     # ---------------------------------------------------------------- versions
     def register_model(
@@ -161,14 +171,22 @@ class VersionsMixin(RegistryBase):
         reference_profile: dict[str, Any] | None = None,
     ) -> ModelVersion:
         """Store the artifact and register a version; the same run registers at most one version."""
-        existing = self._one("SELECT version FROM model_versions WHERE run_id = ?", [run_id])
+        existing = self._version_of_run(run_id)
         if existing:
             return self.get_version(existing["version"])
         stored = self.artifacts.put(model_bytes)
         with self._tx() as db:
-            existing = self._one("SELECT version FROM model_versions WHERE run_id = ?", [run_id])
+            existing = self._version_of_run(run_id)
             if existing is None:
+                version = int(
+                    db.execute(
+                        "SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE model = ?",
+                        [self.model],
+                    ).fetchone()[0]
+                )
                 row = {
+                    "model": self.model,
+                    "version": version,
                     "run_id": run_id,
                     "created_at": audit.utcnow(),
                     "artifact_path": stored.path,
@@ -187,16 +205,16 @@ class VersionsMixin(RegistryBase):
                     if reference_profile is None
                     else _j(reference_profile),
                 }
-                cur = db.execute(
+                db.execute(
                     f"INSERT INTO model_versions ({', '.join(row)}) VALUES "
                     f"({', '.join(':' + k for k in row)})",
                     row,
                 )
-                version = int(cur.lastrowid or 0)
                 db.execute(
-                    "UPDATE runs SET challenger_version = ? WHERE run_id = ?", [version, run_id]
+                    "UPDATE runs SET challenger_version = ? WHERE model = ? AND run_id = ?",
+                    [version, self.model, run_id],
                 )
-                audit.append(
+                self._audit(
                     db,
                     actor=PIPELINE,
                     event="model_registered",
@@ -212,14 +230,27 @@ class VersionsMixin(RegistryBase):
                 existing = {"version": version}
         return self.get_version(existing["version"])
 
+    def _version_of_run(self, run_id: str) -> dict[str, Any] | None:
+        return self._one(
+            "SELECT version FROM model_versions WHERE model = ? AND run_id = ?",
+            [self.model, run_id],
+        )
+
     def get_version(self, version: int) -> ModelVersion:
-        row = self._one("SELECT * FROM model_versions WHERE version = ?", [version])
+        row = self._one(
+            "SELECT * FROM model_versions WHERE model = ? AND version = ?", [self.model, version]
+        )
         if row is None:
-            raise NotFound(f"Model version {version} does not exist.")
+            raise NotFound(f"Model version {version} does not exist{self._in_model()}.")
         return _version(row)
 
     def versions(self) -> list[ModelVersion]:
-        return [_version(r) for r in self._all("SELECT * FROM model_versions ORDER BY version")]
+        return [
+            _version(r)
+            for r in self._all(
+                "SELECT * FROM model_versions WHERE model = ? ORDER BY version", [self.model]
+            )
+        ]
 
     def load_model_bytes(self, version: int) -> bytes:
         """The version's artifact, verified against its registered SHA-256."""
@@ -229,11 +260,14 @@ class VersionsMixin(RegistryBase):
     # ---------------------------------------------------------------- comparisons and decisions
     def record_comparison(self, run_id: str, c: Comparison) -> int:
         with self._tx() as db:
-            existing = self._one("SELECT id FROM comparisons WHERE run_id = ?", [run_id])
+            existing = self._one(
+                "SELECT id FROM comparisons WHERE model = ? AND run_id = ?", [self.model, run_id]
+            )
             if existing:
                 return int(existing["id"])
             iv = c.interval
             row = {
+                "model": self.model,
                 "run_id": run_id,
                 "challenger_version": c.challenger_version,
                 "champion_version": c.champion_version,
@@ -274,7 +308,7 @@ class VersionsMixin(RegistryBase):
                 row,
             )
             cid = int(cur.lastrowid or 0)
-            audit.append(
+            self._audit(
                 db,
                 actor=PIPELINE,
                 event="compared",
@@ -300,17 +334,30 @@ class VersionsMixin(RegistryBase):
 
     def record_decision(self, run_id: str, comparison_id: int, version: int, d: Decision) -> int:
         with self._tx() as db:
-            existing = self._one("SELECT id FROM decisions WHERE run_id = ?", [run_id])
+            existing = self._one(
+                "SELECT id FROM decisions WHERE model = ? AND run_id = ?", [self.model, run_id]
+            )
             if existing:
                 return int(existing["id"])
             cur = db.execute(
-                "INSERT INTO decisions (run_id, comparison_id, challenger_version, outcome, reasons, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [run_id, comparison_id, version, d.outcome, _j(list(d.reasons)), audit.utcnow()],
+                "INSERT INTO decisions (model, run_id, comparison_id, challenger_version, outcome, "
+                "reasons, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    self.model,
+                    run_id,
+                    comparison_id,
+                    version,
+                    d.outcome,
+                    _j(list(d.reasons)),
+                    audit.utcnow(),
+                ],
             )
             did = int(cur.lastrowid or 0)
-            db.execute("UPDATE runs SET outcome = ? WHERE run_id = ?", [d.outcome, run_id])
-            audit.append(
+            db.execute(
+                "UPDATE runs SET outcome = ? WHERE model = ? AND run_id = ?",
+                [d.outcome, self.model, run_id],
+            )
+            self._audit(
                 db,
                 actor=PIPELINE,
                 event="decided",
@@ -326,7 +373,11 @@ class VersionsMixin(RegistryBase):
             return did
 
     def comparison(self, run_id: str) -> dict[str, Any] | None:
-        return _decode(self._one("SELECT * FROM comparisons WHERE run_id = ?", [run_id]))
+        return _decode(
+            self._one(
+                "SELECT * FROM comparisons WHERE model = ? AND run_id = ?", [self.model, run_id]
+            )
+        )
 
     def comparison_facts(self, run_id: str | None) -> dict[str, Any]:
         """The figures a notification about this run's challenger carries (none without a
@@ -336,25 +387,35 @@ class VersionsMixin(RegistryBase):
             "SELECT metric, champion_value, challenger_value, relative_improvement, p_value, "
             "baseline, baseline_value, baseline_improvement, baseline_p_value, bootstrap_groups, "
             "effective_n, NULLIF(unlabelled_holdout, 0) AS unlabelled_holdout "
-            "FROM comparisons WHERE run_id = ?",
-            [run_id],
+            "FROM comparisons WHERE model = ? AND run_id = ?",
+            [self.model, run_id],
         )
         return {k: v for k, v in (comp or {}).items() if v is not None}
 
     def decision(self, run_id: str) -> dict[str, Any] | None:
-        return _decode(self._one("SELECT * FROM decisions WHERE run_id = ?", [run_id]))
+        return _decode(
+            self._one(
+                "SELECT * FROM decisions WHERE model = ? AND run_id = ?", [self.model, run_id]
+            )
+        )
 
     def comparisons(self) -> list[dict[str, Any]]:
-        return [_decode(r) or {} for r in self._all("SELECT * FROM comparisons ORDER BY id")]
+        return [
+            _decode(r) or {}
+            for r in self._all(
+                "SELECT * FROM comparisons WHERE model = ? ORDER BY id", [self.model]
+            )
+        ]
 
     def record_rejection(self, run_id: str, version: int, reason: str) -> bool:
         with self._tx() as db:
             if self._one(
-                "SELECT 1 FROM audit_log WHERE event = 'challenger_rejected' AND entity_id = ?",
-                [str(version)],
+                "SELECT 1 FROM audit_log WHERE model = ? AND event = 'challenger_rejected' "
+                "AND entity_id = ?",
+                [self.model, str(version)],
             ):
                 return False
-            audit.append(
+            self._audit(
                 db,
                 actor=PIPELINE,
                 event="challenger_rejected",
@@ -363,7 +424,8 @@ class VersionsMixin(RegistryBase):
                 details={"run_id": run_id, "reason": reason},
             )
             previous = self._one(
-                "SELECT champion_version FROM comparisons WHERE run_id = ?", [run_id]
+                "SELECT champion_version FROM comparisons WHERE model = ? AND run_id = ?",
+                [self.model, run_id],
             )
             self._notify(
                 db,

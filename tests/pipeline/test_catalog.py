@@ -16,10 +16,8 @@ alpha = 0.1
 target = "occupancy"
 
 [models.occupancy]
-home = "{root}/occupancy"
 
 [models.overflow-risk]
-home = "{root}/overflow"
 task = "classification"
 target = "overflow"
 schedule = "0 3 * * 1"
@@ -51,9 +49,7 @@ def test_a_model_inherits_the_top_level_and_its_own_table_wins(catalog, tmp_path
         "overflow",
         0.1,
     )
-    assert (
-        risk.schedule == "0 3 * * 1" and risk.registry_db == tmp_path / "overflow" / "registry.db"
-    )
+    assert risk.schedule == "0 3 * * 1"
     occ = load_config(env={"MODELGATE_MODEL": "occupancy"}, path=catalog)
     assert (occ.model, occ.task, occ.schedule) == ("occupancy", "regression", "0 2 1 * *")
     # The environment is the operator's override, over the model's table too.
@@ -75,7 +71,10 @@ BAD = [
         "[models.a]\nalpha = 2\n",
         "The 'alpha' setting (in {path} [models.a]) must be a float in (0, 1). Got 2.0 instead.",
     ),
-    ("[models.a]\n[models.b]\n", "Models 'a' and 'b' share the registry"),
+    (
+        "[models.a]\nhome = 'elsewhere'\n",
+        "Model 'a' in {path}: 'home' is a setting of the whole ModelGate; set it at the top level.",
+    ),
     ("models = 3\n", "[models] must hold one [models.NAME] table per model."),
 ]
 
@@ -93,29 +92,70 @@ def test_a_bad_catalog_is_one_line_exit_2(tmp_path, monkeypatch, capsys, content
 
 def test_a_command_for_one_model_needs_it_named_and_lists_the_names(catalog, monkeypatch, capsys):
     monkeypatch.setenv("MODELGATE_CONFIG", str(catalog))
-    assert cli.main(["status"]) == 2
+    monkeypatch.delenv("MODELGATE_MODEL", raising=False)
+    assert cli.main(["versions"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == (
         f"modelgate: error: {catalog} names 2 models (occupancy, overflow-risk); choose one with "
         "--model NAME (or MODELGATE_MODEL)."
     )
-    assert cli.main(["--model", "beds", "status"]) == 2
+    assert cli.main(["--model", "beds", "versions"]) == 2
     assert "No model 'beds' in" in capsys.readouterr().err
 
 
-def test_models_list_and_status_name_the_model(catalog, monkeypatch, capsys):
+def test_models_list_and_status_name_the_model(catalog, monkeypatch, capsys, tmp_path):
+    import dataclasses
+
+    from registry import Registry
+    from tests.registry.test_store import _review, _version
+
     monkeypatch.setenv("MODELGATE_CONFIG", str(catalog))
-    for name in ("HOME", "REGISTRY_DB", "ARTIFACTS_DIR", "AIRFLOW_HOME", "AUDIT_CHECKPOINT"):
-        monkeypatch.delenv(f"MODELGATE_{name}", raising=False)  # each model's own home decides
+    monkeypatch.setenv("MODELGATE_HOME", str(tmp_path / "mg"))
+    for name in ("REGISTRY_DB", "ARTIFACTS_DIR", "AIRFLOW_HOME", "AUDIT_CHECKPOINT", "MODEL"):
+        monkeypatch.delenv(f"MODELGATE_{name}", raising=False)
     assert cli.main(["init", "--model", "overflow-risk"]) == 0
     capsys.readouterr()
+    cfg = load_config(model="occupancy")
+    with Registry.open(cfg) as reg:  # occupancy: a champion v1 and a review of v2
+        reg.promote(
+            version=_version(reg, "r1"),
+            expected_champion=None,
+            run_id="r1",
+            at="2025-01-01",
+            reason="first",
+        )
+        _review(reg, "r2", _version(reg, "r2"), expected=1)
+    with Registry.open(dataclasses.replace(cfg, model="retired")) as reg:
+        _version(reg, "r1")  # a model the registry holds but the catalog no longer names
     assert cli.main(["--model", "overflow-risk", "status", "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
     assert status["model"] == "overflow-risk" and status["runs"] == 0
+    # With several models and none named, status covers them all.
+    assert cli.main(["status", "--json"]) == 0
+    fleet = {m["model"]: m for m in json.loads(capsys.readouterr().out)["models"]}
+    assert list(fleet) == ["occupancy", "overflow-risk"]
+    assert fleet["occupancy"]["champion"]["version"] == 1 and fleet["occupancy"]["runs"] == 2
+    assert fleet["occupancy"]["pending_reviews"] == 1 and fleet["overflow-risk"]["versions"] == 0
+    assert cli.main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "Model:           occupancy" in out and out.count("Audit events:") == 1
     assert cli.main(["models", "list", "--json"]) == 0
     listed = {r["model"]: r for r in json.loads(capsys.readouterr().out)}
+    assert list(listed) == ["occupancy", "overflow-risk", "retired"]
     assert listed["overflow-risk"]["task"] == "classification"
-    assert listed["overflow-risk"]["champion"] is None and listed["occupancy"]["runs"] == 0
+    assert listed["overflow-risk"]["champion"] is None
+    occ = listed["occupancy"]
+    assert (occ["champion"]["version"], occ["last_decision"], occ["pending_reviews"]) == (
+        1,
+        "review",
+        1,
+    )
+    assert listed["retired"]["in_catalog"] is False and listed["retired"]["champion"] is None
+    assert cli.main(["models", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:4] == ["model", "task", "schedule", "champion"]
+    assert lines[1].split()[:5] == ["occupancy", "regression", "0", "2", "1"]
+    assert "retired (not in the catalog)" in lines[3]
 
 
 def test_the_readme_example_catalog_loads(tmp_path, monkeypatch):

@@ -80,7 +80,7 @@ def forged_append(home: Path) -> None:
 
 
 def champion_pointer(home: Path) -> None:
-    _db(home).execute("UPDATE champion SET version = 4 WHERE id = 1")
+    _db(home).execute("UPDATE champion SET version = 4 WHERE model = 'default'")
 
 
 def version_sha256(home: Path) -> None:
