@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +33,11 @@ def run_context(context: dict[str, Any], dag_id: str) -> RunContext:
 
 
 def default_args(cfg: Config) -> dict[str, Any]:
-    """Retries with delay, and every task's final failure recorded in the registry."""
+    """Retries with delay, and every task's final failure recorded in the model's registry rows."""
     return {
         "retries": cfg.retries,
         "retry_delay": dt.timedelta(minutes=cfg.retry_delay_minutes),
-        "on_failure_callback": on_failure,
+        "on_failure_callback": failure_callback(cfg.model),
     }
 
 
@@ -46,27 +47,32 @@ def open_registry(cfg: Config | None = None) -> Any:
     return Registry.open(cfg or load_config())
 
 
-def on_failure(context: dict[str, Any]) -> None:
-    """Record the failure in the registry; never raise from a callback."""
-    from pipeline import loop
+def failure_callback(model: str) -> Callable[[dict[str, Any]], None]:
+    """Airflow's on_failure_callback for model ``model``'s DAGs: the failure recorded in the
+    registry; it never raises."""
 
-    ti = context.get("ti") or context.get("task_instance")
-    dag = context.get("dag")
-    err = context.get("exception")
-    end = context.get("data_interval_end")
-    try:
-        cfg = load_config()
-        with open_registry(cfg) as reg:
-            loop.record_failure(
-                cfg,
-                reg,
-                run_id=str(context.get("run_id")),
-                dag_id=getattr(dag, "dag_id", None) or getattr(ti, "dag_id", "unknown"),
-                task_id=getattr(ti, "task_id", None),
-                error=f"{type(err).__name__}: {err}" if err else "task failed",
-                as_of=end.isoformat() if end else None,
-            )
-    except Exception as exc:  # a callback must not mask the task's own failure
-        import logging
+    def on_failure(context: dict[str, Any]) -> None:
+        from pipeline import loop
 
-        logging.getLogger("modelgate").exception("could not record the failure: %s", exc)
+        ti = context.get("ti") or context.get("task_instance")
+        dag = context.get("dag")
+        err = context.get("exception")
+        end = context.get("data_interval_end")
+        try:
+            cfg = load_config(model=model)
+            with open_registry(cfg) as reg:
+                loop.record_failure(
+                    cfg,
+                    reg,
+                    run_id=str(context.get("run_id")),
+                    dag_id=getattr(dag, "dag_id", None) or getattr(ti, "dag_id", "unknown"),
+                    task_id=getattr(ti, "task_id", None),
+                    error=f"{type(err).__name__}: {err}" if err else "task failed",
+                    as_of=end.isoformat() if end else None,
+                )
+        except Exception as exc:  # a callback must not mask the task's own failure
+            import logging
+
+            logging.getLogger("modelgate").exception("could not record the failure: %s", exc)
+
+    return on_failure

@@ -1,4 +1,5 @@
-"""Scheduled retraining with gated promotion.
+"""Scheduled retraining with gated promotion: ``build(cfg)`` makes one model's DAG,
+``modelgate_retrain__NAME`` (``dags/modelgate.py`` makes one per model of the catalog).
 
 check_triggers -> should_train -> (skip_training | train_challenger -> evaluate -> route_decision ->
 promote | request_review | reject) -> finish. Each task calls one ``pipeline.loop`` function with the
@@ -12,97 +13,101 @@ from typing import Any
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
-from dags._common import default_args, on_failure, open_registry, run_context
+from dags._common import default_args, failure_callback, open_registry, run_context
 from pipeline import loop
-from pipeline.config import load_config
-
-DAG_ID = loop.DAG_ID
-# Parse-time settings only (schedule, queue, retries): reading them is cheap, no data or DB access.
-_cfg = load_config()
+from pipeline.config import Config, load_config
 
 
-def _step(name: str, *args: Any) -> Any:
-    cfg = load_config()
-    ctx = run_context(get_current_context(), DAG_ID)
+def _step(model: str, dag_id: str, name: str, *args: Any) -> Any:
+    cfg = load_config(model=model)  # at run time: the settings as they are now
+    ctx = run_context(get_current_context(), dag_id)
     with open_registry(cfg) as reg:
         return getattr(loop, name)(cfg, reg, ctx, *args)
 
 
-@dag(
-    dag_id=DAG_ID,
-    description="Retrain a challenger, test it against the champion, then promote, queue for review or reject.",
-    schedule=_cfg.schedule,
-    start_date=pendulum.parse(_cfg.start_date, tz="UTC"),  # from the settings: any history
-    catchup=False,
-    max_active_runs=1,
-    tags=["modelgate"],
-    params={
-        "force_retrain": Param(
-            False, type="boolean", description="Retrain even if no trigger fires."
-        ),
-        "data_path": Param(
-            None, type=["null", "string"], description="CSV/Parquet file or folder."
-        ),
-        "reasons": Param(
-            [], type="array", description="Trigger reasons from the caller (e.g. drift)."
-        ),
-    },
-    default_args=default_args(_cfg),
-    on_failure_callback=on_failure,
-)
-def scheduled_retraining_with_gated_promotion() -> None:
-    @task(queue=_cfg.queue)
-    def check_triggers() -> dict[str, Any]:
-        return _step("check_triggers")
+def build(_cfg: Config) -> Any:
+    """Model ``_cfg.model``'s retraining DAG. Parse-time settings only (schedule, queue,
+    retries): reading them is cheap, no data or DB access."""
+    model = _cfg.model
+    dag_id = loop.dag_ids(model)[0]
 
-    @task.branch
-    def should_train(check: dict[str, Any]) -> str:
-        return "train_challenger" if check["retrain"] else "skip_training"
+    def step(name: str, *args: Any) -> Any:
+        return _step(model, dag_id, name, *args)
 
-    @task
-    def skip_training() -> dict[str, Any]:
-        return {"skipped": True}
+    @dag(
+        dag_id=dag_id,
+        description="Retrain a challenger, test it against the champion, then promote, queue for review or reject.",
+        schedule=_cfg.schedule,
+        start_date=pendulum.parse(_cfg.start_date, tz="UTC"),  # from the settings: any history
+        catchup=False,
+        max_active_runs=1,
+        tags=["modelgate", f"model:{model}"],
+        params={
+            "force_retrain": Param(
+                False, type="boolean", description="Retrain even if no trigger fires."
+            ),
+            "data_path": Param(
+                None, type=["null", "string"], description="CSV/Parquet file or folder."
+            ),
+            "reasons": Param(
+                [], type="array", description="Trigger reasons from the caller (e.g. drift)."
+            ),
+        },
+        default_args=default_args(_cfg),
+        on_failure_callback=failure_callback(model),
+    )
+    def scheduled_retraining_with_gated_promotion() -> None:
+        @task(queue=_cfg.queue)
+        def check_triggers() -> dict[str, Any]:
+            return step("check_triggers")
 
-    @task(queue=_cfg.queue)
-    def train_challenger() -> dict[str, Any]:
-        return _step("train_challenger")
+        @task.branch
+        def should_train(check: dict[str, Any]) -> str:
+            return "train_challenger" if check["retrain"] else "skip_training"
 
-    @task(queue=_cfg.queue)
-    def evaluate(trained: dict[str, Any]) -> dict[str, Any]:
-        return _step("evaluate_challenger", trained["version"])
+        @task
+        def skip_training() -> dict[str, Any]:
+            return {"skipped": True}
 
-    @task.branch
-    def route_decision(result: dict[str, Any]) -> str:
-        return {"promote": "promote", "review": "request_review", "reject": "reject"}[
-            result["outcome"]
-        ]
+        @task(queue=_cfg.queue)
+        def train_challenger() -> dict[str, Any]:
+            return step("train_challenger")
 
-    @task(queue=_cfg.queue)
-    def promote(result: dict[str, Any]) -> dict[str, Any]:
-        return _step("promote", result["version"], result["champion"])
+        @task(queue=_cfg.queue)
+        def evaluate(trained: dict[str, Any]) -> dict[str, Any]:
+            return step("evaluate_challenger", trained["version"])
 
-    @task(queue=_cfg.queue)
-    def request_review(result: dict[str, Any]) -> dict[str, Any]:
-        return _step(
-            "request_review", result["version"], result["comparison_id"], result["champion"]
-        )
+        @task.branch
+        def route_decision(result: dict[str, Any]) -> str:
+            return {"promote": "promote", "review": "request_review", "reject": "reject"}[
+                result["outcome"]
+            ]
 
-    @task(queue=_cfg.queue)
-    def reject(result: dict[str, Any]) -> dict[str, Any]:
-        return _step("reject", result["version"])
+        @task(queue=_cfg.queue)
+        def promote(result: dict[str, Any]) -> dict[str, Any]:
+            return step("promote", result["version"], result["champion"])
 
-    @task(queue=_cfg.queue, trigger_rule="none_failed_min_one_success")
-    def finish() -> dict[str, Any]:
-        return _step("finish")
+        @task(queue=_cfg.queue)
+        def request_review(result: dict[str, Any]) -> dict[str, Any]:
+            return step(
+                "request_review", result["version"], result["comparison_id"], result["champion"]
+            )
 
-    check = check_triggers()
-    trained = train_challenger()
-    result = evaluate(trained)
-    done = finish()
-    skip = skip_training()
-    should_train(check) >> [trained, skip]
-    skip >> done
-    route_decision(result) >> [promote(result), request_review(result), reject(result)] >> done
+        @task(queue=_cfg.queue)
+        def reject(result: dict[str, Any]) -> dict[str, Any]:
+            return step("reject", result["version"])
 
+        @task(queue=_cfg.queue, trigger_rule="none_failed_min_one_success")
+        def finish() -> dict[str, Any]:
+            return step("finish")
 
-scheduled_retraining_with_gated_promotion()
+        check = check_triggers()
+        trained = train_challenger()
+        result = evaluate(trained)
+        done = finish()
+        skip = skip_training()
+        should_train(check) >> [trained, skip]
+        skip >> done
+        route_decision(result) >> [promote(result), request_review(result), reject(result)] >> done
+
+    return scheduled_retraining_with_gated_promotion()

@@ -1,4 +1,8 @@
-"""Rollout monitor: analyse the live rollout every hour and act on what the evidence says.
+"""Rollout monitor: analyse the model's live rollout every hour and act on what the evidence
+says. ``build(cfg)`` makes one model's DAG, ``modelgate_rollout__NAME`` (``dags/modelgate.py``
+makes one per model of the catalog): each model keeps its own ``rollout_schedule``, a failure or
+retry of one model's analysis never delays another's, and a run without a live rollout ends in
+its first task.
 
 serve_traffic -> analyse_and_act. The first task only does something when the run's conf asks for
 demo traffic (``requests`` > 0): it drives the data through the Router so that a demo rollout has
@@ -14,49 +18,53 @@ from typing import Any
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
-from dags._common import default_args, on_failure, open_registry, run_context
+from dags._common import default_args, failure_callback, open_registry, run_context
 from pipeline import loop
-from pipeline.config import load_config
-
-DAG_ID = loop.ROLLOUT_DAG_ID
-_cfg = load_config()  # parse-time settings only: schedule, queue, retries
+from pipeline.config import Config, load_config
 
 
-@dag(
-    dag_id=DAG_ID,
-    description="Hourly analysis of the live rollout: advance, promote, roll back, halt or expire.",
-    schedule=_cfg.rollout_schedule,
-    start_date=pendulum.parse(_cfg.start_date, tz="UTC"),  # from the settings: any history
-    catchup=False,
-    max_active_runs=1,
-    tags=["modelgate"],
-    params={
-        "data_path": Param(
-            None, type=["null", "string"], description="CSV/Parquet file or folder."
-        ),
-        "requests": Param(
-            0, type="integer", minimum=0, description="Demo traffic to serve before the analysis."
-        ),
-    },
-    default_args=default_args(_cfg),
-    on_failure_callback=on_failure,
-)
-def rollout_monitor() -> None:
-    @task(queue=_cfg.queue)
-    def serve_traffic(params: dict[str, Any] | None = None) -> dict[str, int]:
-        cfg = load_config()
-        ctx = run_context(get_current_context(), DAG_ID)
-        with open_registry(cfg) as reg:
-            return loop.serve_traffic(cfg, reg, ctx, int((params or {}).get("requests") or 0))
+def build(_cfg: Config) -> Any:
+    """Model ``_cfg.model``'s rollout monitor (parse-time settings only)."""
+    model = _cfg.model
+    dag_id = loop.dag_ids(model)[2]
 
-    @task(queue=_cfg.queue)
-    def analyse_and_act(served: dict[str, int]) -> dict[str, Any]:
-        cfg = load_config()
-        ctx = run_context(get_current_context(), DAG_ID)
-        with open_registry(cfg) as reg:
-            return loop.monitor_rollout(cfg, reg, ctx)
+    @dag(
+        dag_id=dag_id,
+        description="Hourly analysis of the live rollout: advance, promote, roll back, halt or expire.",
+        schedule=_cfg.rollout_schedule,
+        start_date=pendulum.parse(_cfg.start_date, tz="UTC"),  # from the settings: any history
+        catchup=False,
+        max_active_runs=1,
+        tags=["modelgate", f"model:{model}"],
+        params={
+            "data_path": Param(
+                None, type=["null", "string"], description="CSV/Parquet file or folder."
+            ),
+            "requests": Param(
+                0,
+                type="integer",
+                minimum=0,
+                description="Demo traffic to serve before the analysis.",
+            ),
+        },
+        default_args=default_args(_cfg),
+        on_failure_callback=failure_callback(model),
+    )
+    def rollout_monitor() -> None:
+        @task(queue=_cfg.queue)
+        def serve_traffic(params: dict[str, Any] | None = None) -> dict[str, int]:
+            cfg = load_config(model=model)
+            ctx = run_context(get_current_context(), dag_id)
+            with open_registry(cfg) as reg:
+                return loop.serve_traffic(cfg, reg, ctx, int((params or {}).get("requests") or 0))
 
-    analyse_and_act(serve_traffic())
+        @task(queue=_cfg.queue)
+        def analyse_and_act(served: dict[str, int]) -> dict[str, Any]:
+            cfg = load_config(model=model)
+            ctx = run_context(get_current_context(), dag_id)
+            with open_registry(cfg) as reg:
+                return loop.monitor_rollout(cfg, reg, ctx)
 
+        analyse_and_act(serve_traffic())
 
-rollout_monitor()
+    return rollout_monitor()

@@ -6,13 +6,15 @@ can show progress while Airflow's own logs go to a log file.
 
 Usage:
   python -m dags.runner runs --dag-id ID --out FILE --conf JSON DATE [DATE ...]
-  python -m dags.runner simulate --out FILE --conf JSON --start DATE --end DATE
+  python -m dags.runner simulate --out FILE --conf JSON --start DATE --end DATE [--model NAME ...]
 
-``simulate`` stands in for the scheduler: the retraining DAG on the 1st of each month at 02:00
-(as its schedule), the drift monitor every day at 03:00, and, when the monitor asks for it, a
-retraining run at 03:30 with the monitor's reasons (the monitor's own TriggerDagRunOperator is
-switched off, since no scheduler would execute the run it creates), and while a rollout is live,
-the rollout monitor at 04:00 with a day of demo traffic (conf ``traffic`` requests) first.
+``simulate`` stands in for the scheduler, day by day and, each day, model by model (every model
+of the catalog, or those named): the model's retraining DAG at each time its ``schedule`` fires
+(default the 1st of each month at 02:00), its drift monitor at each time ``drift_schedule`` fires
+(default daily at 03:00) and, when the monitor asks for it, a retraining run half an hour later
+with the monitor's reasons (the monitor's own TriggerDagRunOperator is switched off, since no
+scheduler would execute the run it creates), and while the model's rollout is live, its rollout
+monitor once a day at 04:00 with a day of demo traffic (conf ``traffic`` requests) first.
 """
 
 from __future__ import annotations
@@ -30,14 +32,18 @@ MONITOR_DEFAULTS = {"data_path": None, "trigger_retraining": True}
 ROLLOUT_DEFAULTS = {"data_path": None, "requests": 0}
 
 
-def _load_dags() -> dict[str, Any]:
+def _load_dags(wanted: list[str]) -> dict[str, Any]:
+    """The DAGs of the folder; an import error stops the runner only when it takes a DAG it
+    needs (another model's broken settings do not stop this one's runs)."""
     from airflow.dag_processing.dagbag import DagBag
 
     folder = Path(__file__).resolve().parent
     bag = DagBag(str(folder))
-    if bag.import_errors:
-        for path, err in bag.import_errors.items():
-            print(f"DAG import error in {path}: {err}", file=sys.stderr)
+    for path, err in bag.import_errors.items():
+        print(f"DAG import error in {path}: {err}", file=sys.stderr)
+    missing = [d for d in wanted if d not in bag.dags]
+    if missing:
+        print(f"No DAG {', '.join(missing)} in {folder}.", file=sys.stderr)
         raise SystemExit(1)
     return dict(bag.dags)
 
@@ -85,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     sim = sub.add_parser("simulate")
     sim.add_argument("--start", required=True)
     sim.add_argument("--end", required=True)
+    sim.add_argument("--model", action="append", default=[], help="a model (default: every one)")
     for p in (runs, sim):
         p.add_argument("--out", required=True, type=Path)
         p.add_argument("--conf", default="{}")
@@ -101,74 +108,80 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(args: argparse.Namespace) -> int:
     conf = json.loads(args.conf)
-    dags = _load_dags()
 
     from pipeline import loop
 
-    with args.out.open("a", encoding="utf-8") as out:
-        if args.mode == "runs":
-            dag = dags[args.dag_id]
-            defaults = {
-                loop.DAG_ID: RETRAIN_DEFAULTS,
-                loop.DRIFT_DAG_ID: MONITOR_DEFAULTS,
-                loop.ROLLOUT_DAG_ID: ROLLOUT_DEFAULTS,
-            }[args.dag_id]
+    if args.mode == "runs":
+        dags = _load_dags([args.dag_id])
+        dag = dags[args.dag_id]
+        kind = (loop.dag_model(args.dag_id) or ("retrain", ""))[0]
+        defaults = {"retrain": RETRAIN_DEFAULTS, "drift": MONITOR_DEFAULTS}.get(
+            kind, ROLLOUT_DEFAULTS
+        )
+        with args.out.open("a", encoding="utf-8") as out:
             for date in args.dates:
                 _run(dag, dt.datetime.fromisoformat(date), {**defaults, **conf}, out)
-            return 0
-        retrain, monitor = dags[loop.DAG_ID], dags[loop.DRIFT_DAG_ID]
-        rollouts = dags[loop.ROLLOUT_DAG_ID]
-        data_path = conf.get("data_path")
-        traffic = int(conf.get("traffic", 20000))
-        day = dt.datetime.fromisoformat(args.start).replace(
-            hour=0, minute=0, second=0, microsecond=0
-        )
-        end = dt.datetime.fromisoformat(args.end)
+        return 0
+    from pipeline.catalog import model_names
+    from pipeline.config import load_config
+    from pipeline.context import fires
+
+    models = args.model or model_names()
+    configs = {m: load_config(model=m) for m in models}
+    dags = _load_dags([d for m in models for d in loop.dag_ids(m)])
+    data_path = conf.get("data_path")
+    traffic = int(conf.get("traffic", 20000))
+    day = dt.datetime.fromisoformat(args.start).replace(hour=0, minute=0, second=0, microsecond=0)
+    end = dt.datetime.fromisoformat(args.end)
+    with args.out.open("a", encoding="utf-8") as out:
         while day <= end:
-            if day.day == 1:
-                _run(
-                    retrain,
-                    day.replace(hour=2),
-                    {**RETRAIN_DEFAULTS, "data_path": data_path, "reasons": ["schedule"]},
-                    out,
-                )
-            run_id = _run(
-                monitor,
-                day.replace(hour=3),
-                {"data_path": data_path, "trigger_retraining": False},
-                out,
-            )
-            reasons = _requested(run_id)
-            if reasons:
-                _run(
-                    retrain,
-                    day.replace(hour=3, minute=30),
-                    {**RETRAIN_DEFAULTS, "data_path": data_path, "reasons": reasons},
-                    out,
-                )
-            if _rollout_live():
-                _run(
-                    rollouts,
-                    day.replace(hour=4),
-                    {"data_path": data_path, "requests": traffic},
-                    out,
-                )
+            for model, cfg in configs.items():
+                retrain, monitor, rollouts = (dags[d] for d in loop.dag_ids(model))
+                events = [(t, "retrain") for t in fires(cfg.schedule, day)]
+                events += [(t, "drift") for t in fires(cfg.drift_schedule, day)]
+                for at, kind in sorted(events):
+                    if kind == "retrain":
+                        _run(
+                            retrain,
+                            at,
+                            {**RETRAIN_DEFAULTS, "data_path": data_path, "reasons": ["schedule"]},
+                            out,
+                        )
+                        continue
+                    run_id = _run(
+                        monitor, at, {"data_path": data_path, "trigger_retraining": False}, out
+                    )
+                    reasons = _requested(cfg, run_id)
+                    if reasons:
+                        _run(
+                            retrain,
+                            at + dt.timedelta(minutes=30),
+                            {**RETRAIN_DEFAULTS, "data_path": data_path, "reasons": reasons},
+                            out,
+                        )
+                if _rollout_live(cfg):
+                    _run(
+                        rollouts,
+                        day.replace(hour=4),
+                        {"data_path": data_path, "requests": traffic},
+                        out,
+                    )
             day += dt.timedelta(days=1)
     return 0
 
 
-def _rollout_live() -> bool:
+def _rollout_live(cfg: Any) -> bool:
     from dags._common import open_registry
 
-    with open_registry() as reg:
+    with open_registry(cfg) as reg:
         return reg.live_rollout() is not None
 
 
-def _requested(monitor_run_id: str) -> list[str]:
+def _requested(cfg: Any, monitor_run_id: str) -> list[str]:
     """The reasons the monitor's run gave for retraining, from the registry (empty: none)."""
     from dags._common import open_registry
 
-    with open_registry() as reg:
+    with open_registry(cfg) as reg:
         report = reg.drift_report_for_run(monitor_run_id)
     if not report or not report["retrain_requested"]:
         return []

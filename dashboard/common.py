@@ -22,18 +22,52 @@ DIALOG = "mg_dialog"  # (kind, payload) of the confirmation dialog to show, or a
 FLASH = "mg_flash"
 
 
+MODEL = "mg_model"  # the model the pages show (the sidebar's picker; ?model= in the URL)
+
+
+def model_names() -> list[str]:
+    """The catalog's models (``["default"]`` without a catalog)."""
+    from pipeline.catalog import model_names as names
+
+    return names(check=False)
+
+
+def current_model() -> str:
+    """The model this session looks at: the picker's choice, else the link's ``?model=``, else
+    the catalog's first model (the one of a ModelGate without a catalog)."""
+    names = model_names()
+    for chosen in (st.session_state.get(MODEL), st.query_params.get("model")):
+        if chosen in names:
+            return str(chosen)
+    return names[0]
+
+
 def config() -> Config:
-    return load_config()
+    """The settings of the model the pages show."""
+    return load_config(model=current_model())
 
 
 @contextlib.contextmanager
 def registry() -> Iterator[Registry]:
-    """A connection for this script run only: sessions run in different threads."""
+    """A connection for this script run only (sessions run in different threads), seen as the
+    current model's; ``reg.scoped(name)`` reaches another model over the same connection."""
     reg = Registry.open(config())
     try:
         yield reg
     finally:
         reg.close()
+
+
+def model_picker() -> None:
+    """The sidebar's model picker (with several models), kept in the URL as ``?model=`` so a
+    link, a reload or an email opens the same model."""
+    names = model_names()
+    if len(names) < 2:
+        return
+    current = current_model()
+    st.session_state[MODEL] = current
+    st.sidebar.selectbox("Model", names, key=MODEL)
+    st.query_params["model"] = st.session_state[MODEL]
 
 
 def signed_in(reg: Registry) -> dict[str, Any] | None:

@@ -46,10 +46,10 @@ GLOBAL_ONLY = frozenset(
 )
 
 
-def model_tables(
-    data: Mapping[str, Any], path: Path, known: Mapping[str, Any], renamed: Mapping[str, str]
-) -> dict[str, dict[str, Any]] | None:
-    """The ``[models.NAME]`` tables of a config file, checked (None: no catalog)."""
+def model_tables(data: Mapping[str, Any], path: Path) -> dict[str, Any] | None:
+    """The ``[models.NAME]`` tables of a config file as written (None: no catalog). Only the
+    catalog's shape is checked here; each model's table is checked when that model is loaded
+    (``check_table``), so one bad model does not stop the others (their DAGs, for one)."""
     models = data.get("models")
     if models is None:
         return None
@@ -57,28 +57,33 @@ def model_tables(
         raise ConfigError(
             f"Config file {path}: [models] must hold one [models.NAME] table per model."
         )
-    out: dict[str, dict[str, Any]] = {}
-    for name, table in models.items():
-        if not NAME.match(name):
+    return dict(models)
+
+
+def check_table(
+    name: str, table: Any, path: Path, known: Mapping[str, Any], renamed: Mapping[str, str]
+) -> dict[str, Any]:
+    """Model ``name``'s settings from its table, checked: its name, that it is a table, and
+    that each key is a known setting a model may set."""
+    if not NAME.match(name):
+        raise ConfigError(
+            f"Config file {path}: model name {name!r} must be lowercase letters, digits, '_' "
+            "or '-', starting with a letter or digit (at most 63)."
+        )
+    if not isinstance(table, dict):
+        raise ConfigError(f"Config file {path}: [models.{name}] must be a table of settings.")
+    settings: dict[str, Any] = {}
+    for key, value in table.items():
+        key = renamed.get(key, key)
+        if key not in known:
+            raise ConfigError(f"Model {name!r} in {path}: unknown setting {key!r}.")
+        if key in GLOBAL_ONLY:
             raise ConfigError(
-                f"Config file {path}: model name {name!r} must be lowercase letters, digits, '_' "
-                "or '-', starting with a letter or digit (at most 63)."
+                f"Model {name!r} in {path}: {key!r} is a setting of the whole ModelGate; "
+                "set it at the top level."
             )
-        if not isinstance(table, dict):
-            raise ConfigError(f"Config file {path}: [models.{name}] must be a table of settings.")
-        settings: dict[str, Any] = {}
-        for key, value in table.items():
-            key = renamed.get(key, key)
-            if key not in known:
-                raise ConfigError(f"Model {name!r} in {path}: unknown setting {key!r}.")
-            if key in GLOBAL_ONLY:
-                raise ConfigError(
-                    f"Model {name!r} in {path}: {key!r} is a setting of the whole ModelGate; "
-                    "set it at the top level."
-                )
-            settings[key] = value
-        out[name] = settings
-    return out
+        settings[key] = value
+    return settings
 
 
 def choose(models: Mapping[str, Any] | None, model: str | None, path: Path | None) -> str:
@@ -126,20 +131,22 @@ def config_file(
     return data, toml_path
 
 
-def model_names(env: Mapping[str, str] | None = None, path: str | Path | None = None) -> list[str]:
-    """The catalog's model names (``["default"]`` without a catalog), each model's settings
-    checked: a bad catalog fails here in one line naming the model and the setting."""
-    from pipeline.config import RENAMED, load_config
-    from pipeline.settings import SETTINGS_BY_NAME
-
+def model_names(
+    env: Mapping[str, str] | None = None, path: str | Path | None = None, *, check: bool = True
+) -> list[str]:
+    """The catalog's model names (``["default"]`` without a catalog). With ``check`` each
+    model's settings are checked too: a bad catalog fails here in one line naming the model and
+    the setting. Without, only the file and the catalog's shape are (the DAG files check each
+    model on its own)."""
     env = os.environ if env is None else env
     data, toml_path = config_file(env, path)
-    models = (
-        model_tables(data, toml_path, SETTINGS_BY_NAME, RENAMED) if toml_path is not None else None
-    )
+    models = model_tables(data, toml_path) if toml_path is not None else None
     names = list(models) if models else [DEFAULT_MODEL]
-    for name in names:
-        load_config(env, path, model=name if models else None)
+    if check:
+        from pipeline.config import load_config
+
+        for name in names:
+            load_config(env, path, model=name if models else None)
     return names
 
 

@@ -50,7 +50,7 @@ from pipeline.cli_common import (  # noqa: F401
 from pipeline.cli_models import add_parser as add_models_parser
 from pipeline.cli_models import cmd_models, cmd_status_fleet
 from pipeline.cli_rollout import cmd_rollout, cmd_traffic
-from pipeline.cli_runs import cmd_init, cmd_run, cmd_simulate
+from pipeline.cli_runs import cmd_init, cmd_run, cmd_simulate, cmd_simulate_fleet
 from pipeline.cli_schema import add_parser as add_schema_parser
 from pipeline.cli_schema import cmd_schema
 from pipeline.cli_serve import DASHBOARD_APP, cmd_dashboard, cmd_drift, cmd_up, dashboard_command  # noqa: F401
@@ -244,7 +244,7 @@ COMMANDS = {
 
 
 # Commands that, with several models and none named, cover every model.
-FLEET = {"status": cmd_status_fleet}
+FLEET = {"status": cmd_status_fleet, "simulate": cmd_simulate_fleet}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.config import Config
 from pipeline.errors import ConfigError, ModelGateError
-from pipeline.loop import DAG_ID
+from pipeline.loop import dag_ids
 
 if TYPE_CHECKING:
     pass
@@ -82,14 +82,19 @@ def _drive(
     runner_args: list[str],
     *,
     total: int,
-    unit_dag: str,
+    unit: str,
     earliest: dt.datetime | None = None,
+    configs: dict[str, Config] | None = None,
 ) -> int:
     """Start the in-process DAG runner, follow its results, print progress and a line per retraining.
 
-    ``total`` counts runs of ``unit_dag`` (the progress unit). Runs before the DAGs' start_date
-    would execute no task, so the runner's DAGs start at ``earliest`` when that is earlier."""
+    ``total`` counts runs of ``unit`` DAGs (a kind of ``loop.dag_model``: the progress unit).
+    Runs before the DAGs' start_date would execute no task, so the runner's DAGs start at
+    ``earliest`` when that is earlier. ``configs``: the models the runs are of (default
+    ``cfg``'s); with several, each line names its model."""
     from pipeline import loop
+
+    configs = configs or {cfg.model: cfg}
 
     logs = cfg.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -151,15 +156,15 @@ def _drive(
                 result = json.loads(line)
                 seen += 1
                 failed += result["state"] != "success"
-                if result["dag_id"] == unit_dag:
+                kind, model = loop.dag_model(result["dag_id"]) or ("", cfg.model)
+                if kind == unit:
                     units += 1
                     _progress(units, total, started)
-                if result["dag_id"] == loop.DAG_ID:
-                    _summarise(cfg, result)
-                elif result["dag_id"] == loop.ROLLOUT_DAG_ID:
-                    _summarise_rollout(cfg, result)
-                else:
-                    _summarise_drift(cfg, result)
+                mcfg = configs.get(model, cfg)
+                label = f"{model}  " if len(configs) > 1 else ""
+                {"retrain": _summarise, "rollout": _summarise_rollout}.get(kind, _summarise_drift)(
+                    mcfg, result, label
+                )
             if done:
                 break
             time.sleep(0.2)
@@ -253,47 +258,45 @@ def _progress(i: int, n: int, started: float) -> None:
     print(f"[{bar}] {i}/{n}, {time.monotonic() - started:.0f}s", file=sys.stderr, flush=True)
 
 
-def _summarise_drift(cfg: Config, result: dict[str, Any]) -> None:
+def _summarise_drift(cfg: Config, result: dict[str, Any], label: str = "") -> None:
     """A line only when the monitor asked for a retraining."""
     with _registry(cfg) as reg:
         report = reg.drift_report_for_run(result["run_id"])
+    day = f"{result['logical_date'][:10]}  {label}"
     if result["state"] != "success":
-        print(
-            f"{result['logical_date'][:10]}  drift monitor FAILED (see 'modelgate status')",
-            flush=True,
-        )
+        print(f"{day}drift monitor FAILED (see 'modelgate status')", flush=True)
     elif report and report["retrain_requested"]:
         fired = [c["name"] for c in report["triggers"] if c["fired"]]
         affected = ", ".join(report["affected"][:4]) or "-"
         print(
-            f"{result['logical_date'][:10]}  drift monitor: {','.join(fired)} (drifted: {affected}; "
+            f"{day}drift monitor: {','.join(fired)} (drifted: {affected}; "
             f"score {report['drift_score']:.2f}) -> retraining",
             flush=True,
         )
 
 
-def _summarise_rollout(cfg: Config, result: dict[str, Any]) -> None:
+def _summarise_rollout(cfg: Config, result: dict[str, Any], label: str = "") -> None:
     """A line when the rollout monitor did something (advance, promote, roll back, ...)."""
     day = result["logical_date"][:10]
     if result["state"] != "success":
-        print(f"{day}  rollout monitor FAILED (see 'modelgate status')", flush=True)
+        print(f"{day}  {label}rollout monitor FAILED (see 'modelgate status')", flush=True)
         return
     with _registry(cfg) as reg:
         for r in reg.rollouts():
             for e in reg.rollout_events(r["id"]):
                 if e["at"][:10] == day and e["kind"] != "started":
                     print(
-                        f"{day}  rollout {r['id']} of v{r['version']}: {e['kind']} "
+                        f"{day}  {label}rollout {r['id']} of v{r['version']}: {e['kind']} "
                         f"(challenger {e['share']:.0%}) - {e['reason']}",
                         flush=True,
                     )
 
 
-def _summarise(cfg: Config, result: dict[str, Any]) -> None:
+def _summarise(cfg: Config, result: dict[str, Any], label: str = "") -> None:
     with _registry(cfg) as reg:
         run = reg.get_run(result["run_id"])
         comp = reg.comparison(result["run_id"]) if run else None
-    day = result["logical_date"][:10]
+    day = f"{result['logical_date'][:10]}  {label}".rstrip()
     if run is None:
         print(f"{day}  run {result['run_id']}: {result['state']} (not recorded)")
         return
@@ -324,21 +327,39 @@ def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
     _validate(cfg, [as_of], conf)
     return _drive(
         cfg,
-        ["runs", "--dag-id", DAG_ID, "--conf", json.dumps(conf), as_of.isoformat()],
+        ["runs", "--dag-id", dag_ids(cfg.model)[0], "--conf", json.dumps(conf), as_of.isoformat()],
         total=1,
-        unit_dag=DAG_ID,
+        unit="retrain",
         earliest=as_of,
     )
 
 
 def cmd_simulate(cfg: Config, args: argparse.Namespace) -> int:
-    from pipeline import loop
+    """``simulate`` for one model (``--model``, or the only one)."""
+    return simulate({cfg.model: cfg}, args)
 
+
+def cmd_simulate_fleet(names: list[str], args: argparse.Namespace) -> int:
+    """``simulate`` with several models and none named: every model, day by day."""
+    from pipeline.config import load_config
+
+    if args.data:
+        raise ConfigError(
+            f"--data is one model's data; with {len(names)} models name one with --model "
+            "(each model's data_path is in its [models.NAME] table)."
+        )
+    return simulate({name: load_config(model=name) for name in names}, args)
+
+
+def simulate(configs: dict[str, Config], args: argparse.Namespace) -> int:
+    from pipeline.context import fires
+
+    cfg = next(iter(configs.values()))
     if args.months < 1:
         raise ConfigError(f"--months must be at least 1. Got {args.months}.")
     if args.start:
         start = _parse_date(args.start, "--start")
-    elif cfg.data_path is None and not args.data:
+    elif all(c.data_path is None for c in configs.values()) and not args.data:
         start = dt.datetime.fromisoformat(cfg.demo_start) + dt.timedelta(days=366)
     else:
         raise ConfigError(
@@ -352,34 +373,31 @@ def cmd_simulate(cfg: Config, args: argparse.Namespace) -> int:
     conf: dict[str, Any] = {"traffic": args.traffic}
     if args.data:
         conf["data_path"] = str(Path(args.data).resolve())
-    _validate(cfg, dates, conf)
-    days = (dates[-1] - dates[0]).days + 1
+    for c in configs.values():
+        _validate(c, dates, conf)
+    first = dates[0].replace(hour=0)
+    days = [first + dt.timedelta(days=d) for d in range((dates[-1] - dates[0]).days + 1)]
+    checks = sum(len(fires(c.drift_schedule, day)) for c in configs.values() for day in days)
+    models = f"{len(configs)} models ({', '.join(configs)})" if len(configs) > 1 else cfg.model
     print(
-        f"Simulating {args.months} months through real Airflow DAG runs: {DAG_ID} on the 1st of each "
-        f"month ({dates[0]:%Y-%m-%d} to {dates[-1]:%Y-%m-%d}) and the drift monitor on each of {days} days; "
-        "a retraining also starts when the monitor asks for it.",
+        f"Simulating {args.months} months of {models} through real Airflow DAG runs "
+        f"({dates[0]:%Y-%m-%d} to {dates[-1]:%Y-%m-%d}): each model's retraining DAG at its "
+        f"schedule and its drift monitor at its drift_schedule ({checks} checks); a retraining "
+        "also starts when the monitor asks for it.",
         flush=True,
     )
-    rc = _drive(
-        cfg,
-        [
-            "simulate",
-            "--conf",
-            json.dumps(conf),
-            "--start",
-            dates[0].isoformat(),
-            "--end",
-            dates[-1].isoformat(),
-        ],
-        total=days,
-        unit_dag=loop.DRIFT_DAG_ID,
-        earliest=dates[0],
-    )
+    runner = ["simulate", "--conf", json.dumps(conf), "--start", dates[0].isoformat()]
+    runner += ["--end", dates[-1].isoformat()]
+    for name in configs:
+        runner += ["--model", name]
+    rc = _drive(cfg, runner, total=checks, unit="drift", earliest=dates[0], configs=configs)
     with _registry(cfg) as reg:
-        st = reg.status()
-    champ = st["champion"]
-    print(
-        f"Done: champion v{champ['version'] if champ else '-'}, {st['versions']} versions, "
-        f"{st['pending_reviews']} pending reviews, {st['audit_events']} audit events."
-    )
+        for name in configs:
+            st = reg.scoped(name).status()
+            champ = st["champion"]
+            print(
+                f"Done{f' ({name})' if len(configs) > 1 else ''}: champion "
+                f"v{champ['version'] if champ else '-'}, {st['versions']} versions, "
+                f"{st['pending_reviews']} pending reviews, {st['audit_events']} audit events."
+            )
     return rc

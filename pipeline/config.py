@@ -304,10 +304,10 @@ def load_config(
     raw: dict[str, tuple[Any, str]] = {s.name: (s.default, "default") for s in SETTINGS}
 
     model = model or env.get("MODELGATE_MODEL") or None
-    models: dict[str, dict[str, Any]] | None = None
+    models: dict[str, Any] | None = None
     data, toml_path = catalog.config_file(env, path)
     if toml_path is not None:
-        models = catalog.model_tables(data, toml_path, SETTINGS_BY_NAME, RENAMED)
+        models = catalog.model_tables(data, toml_path)
         for key, value in data.items():
             if key == "models":
                 continue
@@ -318,8 +318,9 @@ def load_config(
                 )
             raw[key] = (value, f"in {toml_path}")
     chosen = catalog.choose(models, model, toml_path)
-    if models is not None:  # the model's own table wins over the top level
-        for key, value in models[chosen].items():
+    if models is not None and toml_path is not None:  # the model's own table wins
+        table = catalog.check_table(chosen, models[chosen], toml_path, SETTINGS_BY_NAME, RENAMED)
+        for key, value in table.items():
             raw[key] = (value, f"in {toml_path} [models.{chosen}]")
 
     for s in SETTINGS:

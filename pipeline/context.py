@@ -17,9 +17,43 @@ if TYPE_CHECKING:  # the registry is passed in; pipeline never imports it at run
     from registry.store import Registry
 
 
-DAG_ID = "scheduled_retraining_with_gated_promotion"
-DRIFT_DAG_ID = "drift_monitor"
-ROLLOUT_DAG_ID = "rollout_monitor"
+def dag_ids(model: str) -> tuple[str, str, str]:
+    """Model ``model``'s DAG ids: retraining, drift monitor, rollout monitor."""
+    return (
+        f"modelgate_retrain__{model}",
+        f"modelgate_drift__{model}",
+        f"modelgate_rollout__{model}",
+    )
+
+
+DAG_KINDS = ("retrain", "drift", "rollout")
+
+
+def fires(schedule: str, day: dt.datetime) -> list[dt.datetime]:
+    """The times in ``day`` (from 00:00, for 24 hours) at which cron ``schedule`` fires: what
+    ``simulate`` runs in the scheduler's place."""
+    from croniter import croniter
+
+    it = croniter(schedule, day - dt.timedelta(microseconds=1))
+    out = []
+    while (at := it.get_next(dt.datetime)) < day + dt.timedelta(days=1):
+        out.append(at)
+    return out
+
+
+def dag_model(dag_id: str) -> tuple[str, str] | None:
+    """(kind, model) of a DAG id of ``dag_ids`` (None: not one of ModelGate's)."""
+    for kind in DAG_KINDS:
+        prefix = f"modelgate_{kind}__"
+        if dag_id.startswith(prefix):
+            return kind, dag_id[len(prefix) :]
+    return None
+
+
+# The model 'default''s (a ModelGate without a catalog).
+DAG_ID, DRIFT_DAG_ID, ROLLOUT_DAG_ID = dag_ids("default")
+# What they were called before models existed: runs recorded under these names stay 'default''s.
+LEGACY_DAG_IDS = ("scheduled_retraining_with_gated_promotion", "drift_monitor", "rollout_monitor")
 MONITOR_TRIGGERS = ("data_drift", "concept_drift", "performance", "data_volume")
 
 
@@ -70,7 +104,7 @@ def training_span(cfg: Config, as_of: dt.datetime) -> tuple[dt.datetime, dt.date
 
 def age_and_volume(cfg: Config, reg: Registry, ctx: RunContext) -> VolumeFacts:
     """The champion's age and the data that arrived since its training run."""
-    last = reg.last_retraining_as_of(DAG_ID)
+    last = reg.last_retraining_as_of()
     last_retraining = dt.datetime.fromisoformat(last) if last else None
     champ = reg.current_champion()
     if champ is None:

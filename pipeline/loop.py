@@ -24,6 +24,8 @@ from pipeline.context import (
     ROLLOUT_DAG_ID,
     RunContext,
     age_and_volume,
+    dag_ids,
+    dag_model,
     load_data,
     training_span,
 )
@@ -47,6 +49,8 @@ __all__ = [
     "ROLLOUT_DAG_ID",
     "RunContext",
     "apply_due_promotions",
+    "dag_ids",
+    "dag_model",
     "drift_check",
     "housekeeping",
     "load_data",

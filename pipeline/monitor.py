@@ -19,7 +19,7 @@ from pipeline import data as data_mod
 from pipeline import drift as drift_mod
 from pipeline import evaluation, training
 from pipeline.config import Config
-from pipeline.context import DAG_ID, MONITOR_TRIGGERS, RunContext, age_and_volume, load_data
+from pipeline.context import MONITOR_TRIGGERS, RunContext, age_and_volume, load_data
 from pipeline.errors import ModelGateError
 from pipeline.notify import notify
 from pipeline.triggers import evaluate_triggers
@@ -144,9 +144,7 @@ def drift_check(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
         last is not None
         and bool(triggers.reasons)
         and all(
-            reg.trigger_streak_covers(
-                ctx.dag_id, name=name, since=last.isoformat(), before=ctx.as_of_iso
-            )
+            reg.trigger_streak_covers(name=name, since=last.isoformat(), before=ctx.as_of_iso)
             for name in triggers.reasons
         )
     )
@@ -193,7 +191,7 @@ def _without_champion(reg: Registry) -> dict[str, Any]:
     model has been tried, an admin's review decides on it, and the retraining schedule (or a
     manual run) tries again: a first model that did not beat its baseline would otherwise be
     retrained at every check (on the 2013 flights: twice in June, each one expiring unreviewed)."""
-    tried = reg.last_retraining_as_of(DAG_ID) is not None  # a pending first review implies it
+    tried = reg.last_retraining_as_of() is not None  # a pending first review implies it
     waiting = [r.id for r in reg.reviews("pending") if r.expected_champion is None] if tried else []
     retrain = not tried
     return {

@@ -13,6 +13,7 @@ import json
 import logging
 import smtplib
 import ssl
+import urllib.parse
 from dataclasses import dataclass
 from email import policy as email_policy
 from email.message import EmailMessage
@@ -206,9 +207,13 @@ def render(cfg: Config, event: str, facts: dict[str, Any]) -> Rendered:
         for k in _LABELS
         if k in facts and facts[k] not in (None, "", [])
     ]
+    if cfg.model != "default":  # a fleet: say which model, and open the dashboard on it
+        subject = f"[ModelGate {cfg.model}] {subject_for(event, facts)}"
+        link += "?" + urllib.parse.urlencode({"model": cfg.model})
+        rows.insert(0, ("Model", cfg.model))
     text = "\n".join(
         [
-            subject.removeprefix("[ModelGate] "),
+            subject.split("] ", 1)[1],
             "",
             *(f"{k}: {v}" for k, v in rows),
             "",
@@ -220,7 +225,7 @@ def render(cfg: Config, event: str, facts: dict[str, Any]) -> Rendered:
         f"<tr><th align='left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows
     )
     body = (
-        f"<html><body><h2>{html.escape(subject.removeprefix('[ModelGate] '))}</h2>"
+        f"<html><body><h2>{html.escape(subject.split('] ', 1)[1])}</h2>"
         f"<table cellpadding='4'>{cells}</table>"
         f"<p><a href='{html.escape(link)}'>Open the dashboard</a></p></body></html>"
     )

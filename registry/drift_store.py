@@ -144,24 +144,34 @@ class DriftMixin(RegistryBase):
             [self.model, since] if since else [self.model],
         )
 
-    def trigger_streak_covers(self, dag_id: str, *, name: str, since: str, before: str) -> bool:
+    def trigger_streak_covers(self, *, name: str, since: str, before: str) -> bool:
         """Whether trigger ``name`` has fired in every drift check from the last one at or before
         ``since`` up to ``before``: the streak it is on began no later than ``since``. Reads only
         the checks since then, so its cost does not grow with the history."""
         rows = self._all(
-            "SELECT as_of, triggers FROM drift_reports WHERE model = :model AND dag_id = :dag "
+            "SELECT as_of, triggers FROM drift_reports WHERE model = :model "
             "AND as_of < :before AND as_of >= COALESCE((SELECT MAX(as_of) FROM drift_reports "
-            "WHERE model = :model AND dag_id = :dag AND as_of <= :since), '~') ORDER BY as_of",
-            {"model": self.model, "dag": dag_id, "before": before, "since": since},
+            "WHERE model = :model AND as_of <= :since), '~') ORDER BY as_of",
+            {"model": self.model, "before": before, "since": since},
         )
         return bool(rows) and all(
             any(c["fired"] and c["name"] == name for c in json.loads(r["triggers"])) for r in rows
         )
 
-    def last_retraining_as_of(self, dag_id: str) -> str | None:
+    def last_retraining_as_of(self) -> str | None:
+        """The newest run of this model that trained a challenger (only retraining runs do)."""
         row = self._one(
-            "SELECT MAX(as_of) AS m FROM runs WHERE model = ? AND dag_id = ? "
-            "AND challenger_version IS NOT NULL",
-            [self.model, dag_id],
+            "SELECT MAX(as_of) AS m FROM runs WHERE model = ? AND challenger_version IS NOT NULL",
+            [self.model],
         )
         return None if row is None else row["m"]
+
+    def drift_trend(self, limit: int = 30) -> list[float]:
+        """The overall drift score of this model's last ``limit`` checks, oldest first (the
+        Fleet page's sparkline)."""
+        rows = self._all(
+            "SELECT drift_score FROM drift_reports WHERE model = ? ORDER BY as_of DESC, id DESC "
+            "LIMIT ?",
+            [self.model, limit],
+        )
+        return [float(r["drift_score"] or 0.0) for r in reversed(rows)]

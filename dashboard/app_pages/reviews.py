@@ -10,6 +10,35 @@ cfg = common.config()
 st.title("Reviews")
 common.show_flash()
 
+if len(common.model_names()) > 1 and st.toggle("Every model's queue", key="mg_all_reviews"):
+    with common.registry() as fleet_reg:
+        queue = fleet_reg.reviews("pending", every_model=True)
+    common.table(
+        [
+            {
+                "model": f"reviews?model={r.model}",
+                "id": r.id,
+                "version": r.challenger_version,
+                "vs": r.expected_champion,
+                "requested": r.requested_at[:16],
+                "expires": r.expires_at[:16],
+            }
+            for r in queue
+        ],
+        {
+            "model": "model",
+            "id": "review",
+            "version": "version",
+            "vs": "vs champion",
+            "requested": "requested",
+            "expires": "expires",
+        },
+        column_config={
+            "model": st.column_config.LinkColumn("model", display_text=r"reviews\?model=(.*)")
+        },
+    )
+    st.caption("Open a model to decide its reviews; each model is decided on its own.")
+
 with common.registry() as reg:
     champ = reg.current_champion()
     pending = reg.reviews("pending")

@@ -396,3 +396,21 @@ def test_a_review_about_to_expire_is_announced_once_and_undelivered_mail_is_retr
     body = box.messages[1].get_body(("plain",)).get_content()
     assert "Naive baseline: training median" in body
     assert "Bootstrap unit: rows sharing a timestamp" in body and "Effective holdout size:" in body
+
+
+def test_a_fleet_models_notification_names_it_and_links_to_it():
+    import dataclasses
+    import os
+
+    from pipeline.config import load_config
+    from pipeline.notify import render
+
+    base = load_config(env={"MODELGATE_DASHBOARD_URL": "http://dash:8501"}, path=os.devnull)
+    facts = {"version": 3, "previous": 2, "review_id": 7}
+    plain = render(base, "review_requested", facts)
+    assert plain.subject.startswith("[ModelGate] ") and "?model=" not in plain.text
+    beds = render(dataclasses.replace(base, model="beds"), "review_requested", facts)
+    assert beds.subject.startswith("[ModelGate beds] Review requested: version 3")
+    assert "Model: beds" in beds.text
+    assert "Open the dashboard: http://dash:8501/reviews?model=beds" in beds.text
+    assert "href='http://dash:8501/reviews?model=beds'" in beds.html

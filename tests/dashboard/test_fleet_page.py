@@ -1,0 +1,81 @@
+"""The dashboard with a catalog of two models: the Fleet page lands, the sidebar picker and the
+URL's ?model= scope every page, and a review is decided for its own model only."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from pipeline.config import load_config
+from registry import Registry
+from tests.dashboard.seed import PASSWORD
+from tests.dashboard.test_app import app, goto, shown, sign_in
+from tests.registry.test_store import _review, _version
+
+CATALOG = "[models.default]\n\n[models.weekly]\nschedule = '0 4 * * 0'\n"
+
+
+@pytest.fixture
+def fleet_cfg(dash_home, tmp_path, monkeypatch):
+    """The seeded model 'default' (a champion, a pending review) and 'weekly' (champion v1 and
+    a pending review of v2), in one registry."""
+    path = tmp_path / "modelgate.toml"
+    path.write_text(CATALOG)
+    monkeypatch.setenv("MODELGATE_CONFIG", str(path))
+    monkeypatch.delenv("MODELGATE_MODEL", raising=False)
+    cfg = load_config(model="weekly")
+    with Registry.open(cfg) as reg:
+        v1 = _version(reg, "w1")
+        reg.promote(
+            version=v1, expected_champion=None, run_id="w1", at="2025-01-05", reason="first"
+        )
+        _review(reg, "w2", _version(reg, "w2"), expected=v1)
+    return cfg
+
+
+def test_the_fleet_page_lands_with_one_row_per_model(fleet_cfg):
+    at = sign_in("ada")
+    assert [t.value for t in at.title] == ["Fleet"]
+    table = at.dataframe[0].value
+    assert list(table["model"]) == ["overview?model=default", "overview?model=weekly"]
+    weekly = table.iloc[1]
+    assert weekly["champion"] == "v1" and weekly["open reviews"] == 1  # promoted unjudged
+    assert table.iloc[0]["drift"] in ("ok", "drift") and len(table.iloc[0]["drift trend"]) > 0
+    at.text_input[0].input("week")  # the filter
+    at.run()
+    assert list(at.dataframe[0].value["model"]) == ["overview?model=weekly"]
+
+
+def test_a_link_with_model_opens_that_model_and_approves_only_its_review(fleet_cfg):
+    default_cfg = dataclasses.replace(fleet_cfg, model="default")
+    with Registry.open(default_cfg) as reg:
+        default_before = (reg.current_champion().version, [r.id for r in reg.reviews("pending")])
+    at = app()
+    at.query_params["model"] = "weekly"  # as a link in an email opens it
+    fields = {t.label: t for t in at.text_input}
+    fields["Username"].input("ada")
+    fields["Password"].input(PASSWORD)
+    at.button(key="FormSubmitter:login-Log in").click()
+    at.run()
+    assert at.selectbox(key="mg_model").value == "weekly"
+    at = goto(at, "reviews")
+    (review,) = Registry.open(fleet_cfg).reviews("pending")
+    assert review.model == "weekly"
+    at.button(key=f"approve_{review.id}").click()
+    at.run()
+    at.text_input(key="approve_reason").input("weekly looks right")
+    at.button(key="mg_confirm").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert shown(at.success[0].value).startswith(f"Approved review {review.id}: version 2")
+    with Registry.open(fleet_cfg) as reg:
+        assert reg.current_champion().version == 2
+    with Registry.open(default_cfg) as reg:  # the other model is untouched
+        after = (reg.current_champion().version, [r.id for r in reg.reviews("pending")])
+    assert after == default_before
+    # Every model's queue, from any model's page.
+    at.toggle(key="mg_all_reviews").set_value(True)
+    at.run()
+    queue = at.dataframe[0].value
+    assert list(queue["model"]) == ["reviews?model=default"]
