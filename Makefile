@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_PASSWORD ?= modelgate-demo
 
-.PHONY: setup demo test test-fast bench bench-crash bench-drift bench-rollout bench-dashboard bench-simulate bench-encoding lint clean
+.PHONY: setup demo test test-fast bench bench-crash bench-drift bench-rollout bench-dashboard bench-simulate bench-encoding bench-fleet lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,16 +24,22 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
-## make demo: set up, initialise, simulate 12 months of real Airflow runs, add demo users, then start
-## the scheduler and the dashboard.
+## make demo: set up, initialise, simulate 12 months of real Airflow runs of the demo fleet (three
+## models, examples/demo-fleet.toml), add demo users, then start the scheduler and the dashboard.
 # The demo rolls promotions out gradually (10 -> 25 -> 50 -> 100%) so the Rollouts page has a story.
+DEMO_HOME ?= $(or $(MODELGATE_HOME),.modelgate)
 demo: export MODELGATE_ROLLOUT_STRATEGY ?= gradual
 demo: setup
+	@mkdir -p $(DEMO_HOME)
+	@if [ ! -f $(DEMO_HOME)/modelgate.toml ] && [ ! -f modelgate.toml ] && [ -z "$$MODELGATE_CONFIG" ]; then \
+		cp examples/demo-fleet.toml $(DEMO_HOME)/modelgate.toml; \
+		echo "The demo fleet's catalog is $(DEMO_HOME)/modelgate.toml (three models)."; \
+	fi
 	$(MG) init
-	@if $(MG) status --json | grep -q '"runs": 0'; then \
+	@if ! $(MG) status --json | grep -q '"runs": [1-9]'; then \
 		$(MG) simulate --months 12; \
 	else \
-		echo "The registry already holds a history; skipping the simulation (rm -rf .modelgate to start over)."; \
+		echo "The registry already holds a history; skipping the simulation (rm -rf $(DEMO_HOME) to start over)."; \
 	fi
 	@if ! $(MG) users list --json | grep -q '"username": "admin"'; then \
 		echo "$(DEMO_PASSWORD)" | $(MG) users add admin --role admin --password-stdin; \
@@ -44,8 +50,8 @@ demo: setup
 	@echo
 	@$(MG) reviews
 	@echo
-	@echo "Approve a pending review: $(MG) approve <ID> --by you --reason 'looks good'"
-	@echo "Roll back:                $(MG) rollback --by you --reason 'why'"
+	@echo "Approve a pending review: $(MG) approve <ID> --by you --reason 'looks good'   (the id names its model)"
+	@echo "Roll back a model:        $(MG) --model occupancy rollback --by you --reason 'why'"
 	@echo
 	@echo "Dashboard: http://127.0.0.1:8501  sign in as 'admin' (or 'viewer'), password '$(DEMO_PASSWORD)'"
 	$(MG) up
@@ -65,6 +71,12 @@ bench: setup $(CHROMIUM)
 	$(PY) bench/simulate_real.py
 	$(PY) bench/crash.py
 	$(PY) bench/encoding.py
+	$(PY) bench/fleet.py
+
+## make bench-fleet: the Fleet and model pages in Chromium on 50 models (goal < 1 s each), and one
+## month of 'simulate' for 1, 10 and 50 models (goal: a flat cost per model).
+bench-fleet: setup $(CHROMIUM)
+	$(PY) bench/fleet.py
 
 ## make bench-simulate: a year of real flights through 'modelgate simulate' (BASELINE=path: an
 ## older checkout to compare with, e.g. a git worktree).

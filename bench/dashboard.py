@@ -53,127 +53,131 @@ PAGES = {
 }
 
 
+def fill(reg: Registry, rng: random.Random, *, versions: int, features: int, days: int) -> None:
+    """``versions`` retraining runs (a promotion every 25th, the rest rejected, each with its
+    comparison) and ``days`` daily drift checks on ``features`` features, into ``reg``'s model."""
+    start = dt.datetime(2025, 1, 1)
+    names = [f"f{i:02d}" for i in range(features)]
+    report = TriggerReport(
+        checks=(TriggerCheck(name="schedule", fired=True, value=1, threshold=1, detail=""),)
+    )
+    champion = None
+    for v in range(1, versions + 1):
+        at = start + dt.timedelta(hours=17 * v)
+        run_id = f"scheduled__{at:%Y-%m-%dT%H}"
+        reg.start_run(
+            run_id=run_id,
+            dag_id="scheduled_retraining_with_gated_promotion",
+            logical_date=at.isoformat(),
+            as_of=at.isoformat(),
+            run_type="scheduled",
+            data_source="bench",
+            triggers=report,
+        )
+        mae = 1.0 + rng.random() * 0.2
+        reg.register_model(
+            run_id=run_id,
+            model_bytes=f"model {v}".encode(),
+            estimator="sklearn.ensemble.HistGradientBoostingRegressor",
+            params={},
+            train_start=(at - dt.timedelta(days=365)).isoformat(),
+            train_end=at.isoformat(),
+            train_rows=4000,
+            data_fingerprint=f"{v:064x}",
+            metrics={"mae": mae, "rmse": mae * 1.3},
+            schema={},
+            feature_importance={n: 1 / features for n in names},
+        )
+        outcome = "promote" if v % 25 == 1 else "reject"
+        if champion is not None:
+            old = 1.1
+            comp = Comparison(
+                metric="mae",
+                higher_is_better=False,
+                challenger_version=v,
+                champion_version=champion,
+                challenger_value=mae,
+                champion_value=old,
+                relative_improvement=(old - mae) / old,
+                absolute_improvement=old - mae,
+                interval=MetricInterval(low=old - mae - 0.05, high=old - mae + 0.05, level=0.95),
+                p_value=rng.random(),
+                ttest_p_value=rng.random(),
+                n_holdout=360,
+                n_resamples=2000,
+                challenger_metrics={"mae": mae},
+                champion_metrics={"mae": old},
+            )
+            cid = reg.record_comparison(run_id, comp)
+            reg.record_decision(
+                run_id, cid, v, Decision(outcome=outcome, reasons=("bench decision",))
+            )
+        if outcome == "promote":
+            reg.promote(
+                version=v,
+                expected_champion=champion,
+                run_id=run_id,
+                at=at.isoformat(),
+                reason="bench",
+            )
+            champion = v
+        reg.finish_run(run_id, status="success", outcome=outcome)
+    for d in range(days):
+        as_of = (start + dt.timedelta(days=d, hours=3)).isoformat()
+        shift = max(0.0, (d - 200) / 100)
+        features = []
+        for i, n in enumerate(names):
+            psi = abs(rng.gauss(0.02 + shift * (i % 5 == 0), 0.01))
+            ks = abs(rng.gauss(0.02 + shift * 0.1 * (i % 5 == 0), 0.01))
+            features.append(
+                {
+                    "name": n,
+                    "kind": "numeric",
+                    "ks": ks,
+                    "p_value": rng.random(),
+                    "p_adjusted": rng.random(),
+                    "psi": psi,
+                    "wasserstein": ks,
+                    "chi2": None,
+                    "missing_delta": 0.0,
+                    "drifted": psi >= 0.2,
+                    "score": max(psi / 0.2, ks / 0.08),
+                    "distribution": {
+                        "bins": [f"b{k}" for k in range(10)],
+                        "reference": [0.1] * 10,
+                        "current": [0.1] * 10,
+                    },
+                }
+            )
+        drifted = [f["name"] for f in features if f["drifted"]]
+        reg.record_drift(
+            run_id=f"drift__{as_of}",
+            dag_id="drift_monitor",
+            as_of=as_of,
+            model_version=champion,
+            report={
+                "status": "ok",
+                "drift_detected": bool(drifted),
+                "drift_type": "data" if drifted else "none",
+                "drift_score": max(f["score"] for f in features),
+                "affected": drifted,
+                "recommendation": "Retrain." if drifted else "No action.",
+                "n_reference": 4000,
+                "n_current": 360,
+                "concept": None,
+                "features": features,
+            },
+            triggers=[],
+            retrain_requested=bool(drifted),
+        )
+
+
 def build_large(home: Path) -> None:
     """Write the big registry through the registry's own methods (hash chain and all)."""
     rng = random.Random(7)
     cfg = load_config(env=env_for(home), path=os.devnull)
-    start = dt.datetime(2025, 1, 1)
-    names = [f"f{i:02d}" for i in range(FEATURES)]
     with Registry.open(cfg, create=True) as reg:
-        report = TriggerReport(
-            checks=(TriggerCheck(name="schedule", fired=True, value=1, threshold=1, detail=""),)
-        )
-        champion = None
-        for v in range(1, VERSIONS + 1):
-            at = start + dt.timedelta(hours=17 * v)
-            run_id = f"scheduled__{at:%Y-%m-%dT%H}"
-            reg.start_run(
-                run_id=run_id,
-                dag_id="scheduled_retraining_with_gated_promotion",
-                logical_date=at.isoformat(),
-                as_of=at.isoformat(),
-                run_type="scheduled",
-                data_source="bench",
-                triggers=report,
-            )
-            mae = 1.0 + rng.random() * 0.2
-            reg.register_model(
-                run_id=run_id,
-                model_bytes=f"model {v}".encode(),
-                estimator="sklearn.ensemble.HistGradientBoostingRegressor",
-                params={},
-                train_start=(at - dt.timedelta(days=365)).isoformat(),
-                train_end=at.isoformat(),
-                train_rows=4000,
-                data_fingerprint=f"{v:064x}",
-                metrics={"mae": mae, "rmse": mae * 1.3},
-                schema={},
-                feature_importance={n: 1 / FEATURES for n in names},
-            )
-            outcome = "promote" if v % 25 == 1 else "reject"
-            if champion is not None:
-                old = 1.1
-                comp = Comparison(
-                    metric="mae",
-                    higher_is_better=False,
-                    challenger_version=v,
-                    champion_version=champion,
-                    challenger_value=mae,
-                    champion_value=old,
-                    relative_improvement=(old - mae) / old,
-                    absolute_improvement=old - mae,
-                    interval=MetricInterval(
-                        low=old - mae - 0.05, high=old - mae + 0.05, level=0.95
-                    ),
-                    p_value=rng.random(),
-                    ttest_p_value=rng.random(),
-                    n_holdout=360,
-                    n_resamples=2000,
-                    challenger_metrics={"mae": mae},
-                    champion_metrics={"mae": old},
-                )
-                cid = reg.record_comparison(run_id, comp)
-                reg.record_decision(
-                    run_id, cid, v, Decision(outcome=outcome, reasons=("bench decision",))
-                )
-            if outcome == "promote":
-                reg.promote(
-                    version=v,
-                    expected_champion=champion,
-                    run_id=run_id,
-                    at=at.isoformat(),
-                    reason="bench",
-                )
-                champion = v
-            reg.finish_run(run_id, status="success", outcome=outcome)
-        for d in range(DAYS):
-            as_of = (start + dt.timedelta(days=d, hours=3)).isoformat()
-            shift = max(0.0, (d - 200) / 100)
-            features = []
-            for i, n in enumerate(names):
-                psi = abs(rng.gauss(0.02 + shift * (i % 5 == 0), 0.01))
-                ks = abs(rng.gauss(0.02 + shift * 0.1 * (i % 5 == 0), 0.01))
-                features.append(
-                    {
-                        "name": n,
-                        "kind": "numeric",
-                        "ks": ks,
-                        "p_value": rng.random(),
-                        "p_adjusted": rng.random(),
-                        "psi": psi,
-                        "wasserstein": ks,
-                        "chi2": None,
-                        "missing_delta": 0.0,
-                        "drifted": psi >= 0.2,
-                        "score": max(psi / 0.2, ks / 0.08),
-                        "distribution": {
-                            "bins": [f"b{k}" for k in range(10)],
-                            "reference": [0.1] * 10,
-                            "current": [0.1] * 10,
-                        },
-                    }
-                )
-            drifted = [f["name"] for f in features if f["drifted"]]
-            reg.record_drift(
-                run_id=f"drift__{as_of}",
-                dag_id="drift_monitor",
-                as_of=as_of,
-                model_version=champion,
-                report={
-                    "status": "ok",
-                    "drift_detected": bool(drifted),
-                    "drift_type": "data" if drifted else "none",
-                    "drift_score": max(f["score"] for f in features),
-                    "affected": drifted,
-                    "recommendation": "Retrain." if drifted else "No action.",
-                    "n_reference": 4000,
-                    "n_current": 360,
-                    "concept": None,
-                    "features": features,
-                },
-                triggers=[],
-                retrain_requested=bool(drifted),
-            )
+        fill(reg, rng, versions=VERSIONS, features=FEATURES, days=DAYS)
         reg.add_user(
             username="ada",
             password_hash=auth.hash_password(PASSWORD),
@@ -199,7 +203,14 @@ def build_large(home: Path) -> None:
     )
 
 
-def time_pages(home: Path, repeat: int, browser: object, tmp: Path) -> dict[str, list[float]]:
+def time_pages(
+    home: Path,
+    repeat: int,
+    browser: object,
+    tmp: Path,
+    pages: dict[str, tuple[str, int]] = PAGES,
+    env_extra: dict[str, str] | None = None,
+) -> dict[str, list[float]]:
     from playwright.sync_api import expect
 
     from pipeline.cli import dashboard_command
@@ -208,12 +219,12 @@ def time_pages(home: Path, repeat: int, browser: object, tmp: Path) -> dict[str,
 
     port = free_port()
     log = tmp / f"streamlit-{port}.log"
-    env = {**os.environ, **env_for(home)}
+    env = {**os.environ, **env_for(home), **(env_extra or {})}
     proc = subprocess.Popen(
         dashboard_command(port), env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
     )
     url = f"http://127.0.0.1:{port}"
-    times: dict[str, list[float]] = {p: [] for p in PAGES}
+    times: dict[str, list[float]] = {p: [] for p in pages}
     try:
         wait_healthy(url, proc, log)
         context = browser.new_context(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
@@ -226,7 +237,7 @@ def time_pages(home: Path, repeat: int, browser: object, tmp: Path) -> dict[str,
         expect(page.get_by_text("Signed in as ada")).to_be_visible()
 
         def done(title: str) -> None:
-            marker, charts = PAGES[title]
+            marker, charts = pages[title]
             expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
             expect(page.get_by_text(marker).first).to_be_visible()
             if charts:
@@ -240,7 +251,7 @@ def time_pages(home: Path, repeat: int, browser: object, tmp: Path) -> dict[str,
             )
 
         for i in range(repeat + 1):  # the first round warms caches and imports; not counted
-            for title in PAGES:
+            for title in pages:
                 page.get_by_role("link", name="Users", exact=True).click()
                 expect(page.get_by_role("heading", name="Users", exact=True)).to_be_visible()
                 page.wait_for_timeout(200)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import html
+import os
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -36,7 +37,8 @@ def current_model() -> str:
     """The model this session looks at: the picker's choice, else the link's ``?model=``, else
     the catalog's first model (the one of a ModelGate without a catalog)."""
     names = model_names()
-    for chosen in (st.session_state.get(MODEL), st.query_params.get("model")):
+    picked = (st.session_state.get(MODEL), st.query_params.get("model"))
+    for chosen in (*picked, os.environ.get("MODELGATE_MODEL")):
         if chosen in names:
             return str(chosen)
     return names[0]

@@ -118,6 +118,9 @@ def config_file(
         toml_path = Path(env["MODELGATE_CONFIG"])
     if toml_path is None and Path("modelgate.toml").is_file():
         toml_path = Path("modelgate.toml")
+    home = Path(env.get("MODELGATE_HOME") or ".modelgate") / "modelgate.toml"
+    if toml_path is None and home.is_file():  # the catalog kept with the registry (make demo)
+        toml_path = home
     if toml_path is not None:
         data = read_toml(toml_path, "Config file")
         if "modelgate" in data and isinstance(data["modelgate"], dict) and "models" in data:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from pipeline.catalog import model_names
-from pipeline.config import load_config
+from pipeline.config import Config, load_config
 from pipeline.errors import ModelGateError
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ from pipeline.cli_common import (  # noqa: F401
     airflow_env,
 )
 from pipeline.cli_models import add_parser as add_models_parser
-from pipeline.cli_models import cmd_models, cmd_status_fleet
+from pipeline.cli_models import cmd_models, cmd_reviews_fleet, cmd_status_fleet
 from pipeline.cli_rollout import cmd_rollout, cmd_traffic
 from pipeline.cli_runs import cmd_init, cmd_run, cmd_simulate, cmd_simulate_fleet
 from pipeline.cli_schema import add_parser as add_schema_parser
@@ -243,8 +243,25 @@ COMMANDS = {
 }
 
 
+# Commands of the whole installation: with several models they need none (the registry, Airflow
+# and the users are every model's; audit and outbox list every model's events unless one is named).
+INSTALLATION = ("init", "users", "audit", "outbox", "notify", "dashboard", "up")
 # Commands that, with several models and none named, cover every model.
-FLEET = {"status": cmd_status_fleet, "simulate": cmd_simulate_fleet}
+FLEET = {"status": cmd_status_fleet, "simulate": cmd_simulate_fleet, "reviews": cmd_reviews_fleet}
+# Commands whose id (registry-wide) names the model when none is: (kind, argument).
+BY_ID = {
+    "approve": ("review", "review_id"),
+    "reject": ("review", "review_id"),
+    "veto": ("promotion", "promotion_id"),
+}
+
+
+def _model_of(names: list[str], args: argparse.Namespace) -> Config:
+    """The settings of the model ``args``' review or promotion id belongs to."""
+    kind, attr = BY_ID[args.command]
+    with _registry(load_config(model=names[0])) as reg:
+        model = reg.model_of(kind, getattr(args, attr))
+    return load_config(model=model or names[0])  # none: the command says it does not exist
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -252,10 +269,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "models":  # the whole catalog, not one model
             return cmd_models(None, args)
-        if args.command in FLEET and args.model is None and not os.environ.get("MODELGATE_MODEL"):
+        named = args.model or os.environ.get("MODELGATE_MODEL")
+        args.named_model = named  # None: the command was not given a model
+        if not named and (args.command in FLEET or args.command in INSTALLATION):
             names = model_names()
-            if len(names) > 1:  # no model named: every model's
+            if len(names) > 1 and args.command in FLEET:  # no model named: every model's
                 return FLEET[args.command](names, args)
+            if len(names) > 1:  # the installation's, whichever model's settings carry it
+                return COMMANDS[args.command](load_config(model=names[0]), args)
+        if not named and args.command in BY_ID:  # a registry-wide id names its model
+            names = model_names()
+            if len(names) > 1:
+                return COMMANDS[args.command](_model_of(names, args), args)
         return COMMANDS[args.command](load_config(model=args.model), args)
     except ModelGateError as exc:
         print(f"modelgate: error: {exc}", file=sys.stderr)

@@ -91,13 +91,15 @@ def cmd_versions(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_reviews(cfg: Config, args: argparse.Namespace) -> int:
+    every = getattr(args, "every_model", False)  # a fleet, no model named: every model's queue
     with _registry(cfg) as reg:
-        reviews = reg.reviews(None if args.all else "pending")
+        reviews = reg.reviews(None if args.all else "pending", every_model=every)
         rows: list[dict[str, Any]] = []
         for r in reviews:
-            comp = reg.comparison(r.run_id) or {}
+            comp = reg.scoped(r.model).comparison(r.run_id) or {}
             rows.append(
                 {
+                    **({"model": r.model} if every else {}),
                     "id": r.id,
                     "version": r.challenger_version,
                     "vs_champion": r.expected_champion,
@@ -121,6 +123,7 @@ def cmd_reviews(cfg: Config, args: argparse.Namespace) -> int:
         _table(
             rows,
             [
+                *(["model"] if every else []),
                 "id",
                 "version",
                 "vs_champion",
@@ -168,13 +171,17 @@ def cmd_audit(cfg: Config, args: argparse.Namespace) -> int:
                 where = f" at event {chain.first_bad_seq}" if chain.first_bad_seq else ""
                 print(f"Audit log BROKEN{where}: {'; '.join(chain.problems)}.", file=sys.stderr)
             return 0 if chain.ok else 1
-        rows = reg.audit_log(limit=args.limit, event=args.event)
+        model = getattr(args, "named_model", None)  # a model named: its events only
+        rows = reg.audit_log(limit=args.limit, event=args.event, model=model)
+        several = len(reg.models()) > 1
     if args.json:
         _print_json(rows)
         return 0
     for r in rows:
         r["details"] = json.dumps(r["details"], sort_keys=True)[:80]
-    print(_table(rows, ["seq", "at", "actor", "event", "entity", "entity_id", "details"]))
+        r["model"] = r.get("model") or "-"
+    columns = ["seq", "at", "actor", "event", "entity", "entity_id", "details"]
+    print(_table(rows, [*columns[:3], "model", *columns[3:]] if several else columns))
     return 0
 
 

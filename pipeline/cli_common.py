@@ -63,7 +63,6 @@ def airflow_env(cfg: Config) -> dict[str, str]:
             "MODELGATE_REGISTRY_DB": str(cfg.registry_db),
             "MODELGATE_ARTIFACTS_DIR": str(cfg.artifacts_dir),
             "MODELGATE_AIRFLOW_HOME": str(cfg.airflow_home),
-            "MODELGATE_MODEL": cfg.model,  # the DAGs load this model's settings from the catalog
         }
     )
     if Path("modelgate.toml").is_file() and "MODELGATE_CONFIG" not in env:

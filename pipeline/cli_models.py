@@ -123,3 +123,13 @@ def cmd_status_fleet(names: list[str], args: argparse.Namespace) -> int:
         print()
     print(chain_line(listed[0]["audit_events"], chain))
     return 0
+
+
+def cmd_reviews_fleet(names: list[str], args: argparse.Namespace) -> int:
+    """``reviews`` with several models and none named: every model's queue, with a model column
+    (``approve ID`` then finds the review's model by its id)."""
+    from pipeline.cli_admin import cmd_reviews
+    from pipeline.config import load_config
+
+    args.every_model = True
+    return cmd_reviews(load_config(model=names[0]), args)

@@ -95,6 +95,7 @@ def _drive(
     from pipeline import loop
 
     configs = configs or {cfg.model: cfg}
+    width = max(len(name) for name in configs)
 
     logs = cfg.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -161,7 +162,7 @@ def _drive(
                     units += 1
                     _progress(units, total, started)
                 mcfg = configs.get(model, cfg)
-                label = f"{model}  " if len(configs) > 1 else ""
+                label = f"{model:<{width}}  " if len(configs) > 1 else ""
                 {"retrain": _summarise, "rollout": _summarise_rollout}.get(kind, _summarise_drift)(
                     mcfg, result, label
                 )
@@ -296,13 +297,13 @@ def _summarise(cfg: Config, result: dict[str, Any], label: str = "") -> None:
     with _registry(cfg) as reg:
         run = reg.get_run(result["run_id"])
         comp = reg.comparison(result["run_id"]) if run else None
-    day = f"{result['logical_date'][:10]}  {label}".rstrip()
+    day = f"{result['logical_date'][:10]}  {label}"
     if run is None:
-        print(f"{day}  run {result['run_id']}: {result['state']} (not recorded)")
+        print(f"{day}run {result['run_id']}: {result['state']} (not recorded)")
         return
     reasons = json.loads(run["trigger_reasons"]) if run["trigger_reasons"] else []
     outcome = run["outcome"] or run["status"]
-    text = f"{day}  triggers: {','.join(reasons) or 'none':<22} decision: {outcome:<8}"
+    text = f"{day}triggers: {','.join(reasons) or 'none':<22} decision: {outcome:<8}"
     if comp:
         text += f" v{comp['challenger_version']} {comp['metric']} {comp['challenger_value']:.4g}"
         if comp["champion_version"] is not None:

@@ -139,7 +139,8 @@ def cmd_dashboard(cfg: Config, args: argparse.Namespace) -> int:
     _check_dashboard(cfg)
     print(f"Dashboard: http://{args.address}:{args.port}  (Ctrl-C stops it)", flush=True)
     command = dashboard_command(args.port, args.address)
-    os.environ["MODELGATE_MODEL"] = cfg.model  # the app loads this model's settings
+    if getattr(args, "named_model", None):  # the model the pages open on (the picker changes it)
+        os.environ["MODELGATE_MODEL"] = cfg.model
     os.execv(command[0], command)
     return 0  # not reached
 

@@ -11,6 +11,9 @@ import pandas as pd
 from pipeline.config import Config
 
 DEMO_SOURCE = "demo data"
+OVERFLOW = (
+    "overflow"  # with target = "overflow": 1 when a ward's occupancy is half its capacity or more
+)
 DEMO_DAYS = 3 * 366
 WARD_TYPES = ("medical", "surgical", "icu", "pediatric", "maternity", "geriatric")
 _LOS_BY_TYPE = {
@@ -29,15 +32,21 @@ def demo_frame(cfg: Config) -> pd.DataFrame:
 
     From ``demo_data_drift_date`` emergency admissions run about 45% higher (a new catchment area:
     data drift); from ``demo_concept_drift_date`` a discharge bottleneck makes long stays fill beds
-    faster (the target's relation to ``los_days`` changes: concept drift).
+    faster (the target's relation to ``los_days`` changes: concept drift). With ``target =
+    "overflow"`` the target is a flag, a ward at half its capacity or more, in place of the
+    occupancy it comes from (the demo fleet's classification model).
     """
-    return _demo_frame(
+    frame = _demo_frame(
         cfg.demo_start,
         cfg.demo_wards,
         cfg.seed,
         cfg.demo_data_drift_date,
         cfg.demo_concept_drift_date,
     ).copy()
+    if cfg.target == OVERFLOW:  # the demo fleet's classifier: is a ward above half its beds?
+        frame[OVERFLOW] = (frame["occupancy"] >= 0.5 * frame["capacity"]).astype("int64")
+        frame = frame.drop(columns="occupancy")  # the flag's source is not a feature of it
+    return frame
 
 
 @lru_cache(maxsize=4)

@@ -8,6 +8,7 @@ import streamlit as st
 from croniter import croniter
 
 from dashboard import common
+from pipeline.context import dag_model
 
 cfg = common.config()
 
@@ -18,6 +19,14 @@ def next_run(schedule: str) -> str:
         return f"{croniter(schedule, now).get_next(dt.datetime):%Y-%m-%d %H:%M}"
     except (ValueError, KeyError):
         return schedule
+
+
+def dag_label(dag_id: str) -> str:
+    """What kind of DAG ran (ids of a model's DAGs, or their names before models existed)."""
+    kind = (dag_model(dag_id) or ("", ""))[0]
+    if not kind:
+        kind = {"drift_monitor": "drift", "rollout_monitor": "rollout"}.get(dag_id, "retrain")
+    return {"drift": "drift monitor", "rollout": "rollout monitor"}.get(kind, "retraining")
 
 
 def triggers_text(reasons: object) -> str:
@@ -101,7 +110,7 @@ common.table(
         {
             **r,
             "as_of": common.when(r["as_of"]),
-            "dag": "drift monitor" if r["dag_id"] == "drift_monitor" else "retraining",
+            "dag": dag_label(r["dag_id"]),
             "why": triggers_text(r["trigger_reasons"]),
             "challenger": f"v{r['challenger_version']}" if r["challenger_version"] else "",
         }

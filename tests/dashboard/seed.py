@@ -64,3 +64,23 @@ def add_rollout(cfg: Config, days: int = 2) -> int:
             loop.serve_traffic(gradual, reg, run, 20_000)
             loop.monitor_rollout(gradual, reg, run)
     return rid
+
+
+FLEET_CATALOG = "[models.default]\n\n[models.weekly]\nschedule = '0 4 * * 0'\n"
+
+
+def add_fleet(path: Path) -> Config:
+    """Make the seeded home a fleet: a catalog at ``path`` naming the seeded model 'default'
+    and 'weekly', which gets champion v1 and a pending review of v2. Point MODELGATE_CONFIG at
+    ``path`` first; returns 'weekly''s settings."""
+    from tests.registry.test_store import _review, _version
+
+    path.write_text(FLEET_CATALOG)
+    cfg = load_config(model="weekly")
+    with Registry.open(cfg) as reg:
+        v1 = _version(reg, "w1")
+        reg.promote(
+            version=v1, expected_champion=None, run_id="w1", at="2025-01-05", reason="first"
+        )
+        _review(reg, "w2", _version(reg, "w2"), expected=v1)
+    return cfg

@@ -17,7 +17,7 @@ import pytest
 
 from pipeline.cli import dashboard_command
 from tests.dashboard.conftest import SETTINGS
-from tests.dashboard.seed import PASSWORD, add_rollout, env_for
+from tests.dashboard.seed import PASSWORD, add_fleet, add_rollout, env_for
 
 pytestmark = pytest.mark.browser
 
@@ -225,6 +225,55 @@ def test_the_rollouts_page_in_the_browser(browser, dash_home, dash_cfg, tmp_path
         context.close()
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_a_fleet_journey_from_the_fleet_to_a_models_review(
+    browser, dash_home, dash_cfg, tmp_path, monkeypatch
+):
+    import dataclasses
+
+    from registry import Registry
+
+    path = tmp_path / "modelgate.toml"
+    monkeypatch.setenv("MODELGATE_CONFIG", str(path))
+    monkeypatch.delenv("MODELGATE_MODEL", raising=False)
+    weekly = add_fleet(path)
+    with Registry.open(weekly) as reg:
+        (review,) = reg.reviews("pending")
+    url, proc, _ = start_dashboard(dash_home, tmp_path)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        page = context.new_page()
+        page.goto(url)
+        log_in(page, "ada")
+        expect(page.get_by_role("heading", name="Fleet", exact=True)).to_be_visible()
+        cells = page.locator("td[role=gridcell]")
+        expect(cells.filter(has_text="weekly")).to_have_count(1)  # its row, linking to it
+        shot(page, "fleet")
+        sidebar = page.locator("[data-testid=stSidebar]")
+        sidebar.get_by_role("combobox").click()
+        page.get_by_role("option", name="weekly", exact=True).click()
+        expect(page).to_have_url(re.compile(r"model=weekly"))
+        open_page(page, "Reviews")
+        expect(page.get_by_text(f"Review {review.id}: version 2 vs champion v1")).to_be_visible()
+        page.get_by_role("button", name="Approve", exact=True).click()
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_label("Reason").fill("weekly is better")
+        dialog.get_by_label("Reason").press("Enter")
+        dialog.get_by_role("button", name="Confirm approval").click()
+        expect(
+            page.get_by_text(f"Approved review {review.id}: version 2 is now the champion.")
+        ).to_be_visible()
+        expect(page).to_have_url(re.compile(r"model=weekly"))
+    finally:
+        context.close()
+        proc.terminate()
+        proc.wait(timeout=30)
+    with Registry.open(weekly) as reg:
+        assert reg.current_champion().version == 2
+    with Registry.open(dataclasses.replace(weekly, model="default")) as reg:
+        assert reg.current_champion().version == 1 and len(reg.reviews("pending")) == 1
 
 
 def visit_every_page(page, name: str, *, signed_in: bool = False) -> None:

@@ -7,13 +7,9 @@ import dataclasses
 
 import pytest
 
-from pipeline.config import load_config
 from registry import Registry
-from tests.dashboard.seed import PASSWORD
+from tests.dashboard.seed import PASSWORD, add_fleet
 from tests.dashboard.test_app import app, goto, shown, sign_in
-from tests.registry.test_store import _review, _version
-
-CATALOG = "[models.default]\n\n[models.weekly]\nschedule = '0 4 * * 0'\n"
 
 
 @pytest.fixture
@@ -21,17 +17,9 @@ def fleet_cfg(dash_home, tmp_path, monkeypatch):
     """The seeded model 'default' (a champion, a pending review) and 'weekly' (champion v1 and
     a pending review of v2), in one registry."""
     path = tmp_path / "modelgate.toml"
-    path.write_text(CATALOG)
     monkeypatch.setenv("MODELGATE_CONFIG", str(path))
     monkeypatch.delenv("MODELGATE_MODEL", raising=False)
-    cfg = load_config(model="weekly")
-    with Registry.open(cfg) as reg:
-        v1 = _version(reg, "w1")
-        reg.promote(
-            version=v1, expected_champion=None, run_id="w1", at="2025-01-05", reason="first"
-        )
-        _review(reg, "w2", _version(reg, "w2"), expected=v1)
-    return cfg
+    return add_fleet(path)
 
 
 def test_the_fleet_page_lands_with_one_row_per_model(fleet_cfg):

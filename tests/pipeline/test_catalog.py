@@ -168,4 +168,31 @@ def test_the_readme_example_catalog_loads(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert model_names(env={}, path=path) == ["occupancy", "overflow-risk"]
     risk = load_config(env={}, path=path, model="overflow-risk")
-    assert list(risk.notify_to) == ["ml-team@example.org"] and risk.task == "classification"
+    assert list(risk.notify_to) == ["bed-management@example.org"]
+    assert (risk.task, risk.schedule, risk.drift_psi_threshold) == (
+        "classification",
+        "0 3 * * 1",
+        0.25,
+    )
+    occ = load_config(env={}, path=path, model="occupancy")
+    assert list(occ.notify_to) == ["ml-team@example.org"] and occ.estimator_params == {
+        "max_iter": 300
+    }
+    assert occ.registry_db == risk.registry_db  # one registry
+
+
+def test_the_demo_fleet_is_three_models_on_the_demo_data(monkeypatch):
+    from pathlib import Path
+
+    from pipeline.demo_data import demo_frame
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "demo-fleet.toml"
+    assert model_names(env={}, path=path) == ["occupancy", "overflow-risk", "admissions"]
+    risk = load_config(env={}, path=path, model="overflow-risk")
+    frame = demo_frame(risk)
+    assert risk.task == "classification" and "occupancy" not in frame  # no leak of its source
+    assert set(frame["overflow"].unique()) == {0, 1} and 0.05 < frame["overflow"].mean() < 0.5
+    weekly = load_config(env={}, path=path, model="admissions")
+    assert (weekly.schedule, weekly.drift_schedule) == ("0 2 * * 1", "0 3 * * 1")
+    assert "emergency_admissions" not in weekly.features and "occupancy" not in weekly.features
+    assert "occupancy" in demo_frame(load_config(env={}, path=path, model="occupancy"))
