@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -63,6 +64,11 @@ def _run(dag: Any, when: dt.datetime, conf: dict[str, Any], out: TextIO) -> str:
 
     logical = pendulum.instance(when, tz="UTC")
     started = time.perf_counter()
+    from dags.fleet import ONLY
+    from pipeline.context import dag_model
+
+    # dag.test() parses the folder again: only this DAG's model, whatever the fleet's size.
+    os.environ[ONLY] = (dag_model(dag.dag_id) or ("", ""))[1]
     # dag.test() keeps the previous run's params on the DAG object: always pass every param.
     dr = dag.test(logical_date=logical, run_conf=conf)
     state = str(getattr(dr.state, "value", dr.state))

@@ -83,3 +83,15 @@ def test_a_models_dag_writes_only_that_models_rows(airflow_db, tmp_path, monkeyp
         assert reg.models() == ["weekly-beds"]
         assert reg.scoped("beds").status()["runs"] == 0
         assert reg.verify_audit().ok
+
+
+def test_a_task_or_the_runner_parses_only_its_models_dags(airflow_db, tmp_path, monkeypatch):
+    # Airflow sets this while a worker parses the file to run one task of one DAG.
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "modelgate_drift__weekly-beds")
+    bag = _bag(tmp_path, monkeypatch, CATALOG)
+    assert sorted(bag.dag_ids) == [
+        f"modelgate_{k}__weekly-beds" for k in ("drift", "retrain", "rollout")
+    ]
+    monkeypatch.delenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID")
+    monkeypatch.setenv("MODELGATE_RUNNER_MODEL", "beds")  # the runner, before a dag.test()
+    assert {d.rsplit("__", 1)[1] for d in _bag(tmp_path, monkeypatch, CATALOG).dag_ids} == {"beds"}
