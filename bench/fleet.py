@@ -30,9 +30,8 @@ from bench.dashboard import fill, time_pages
 from pipeline import auth
 from pipeline.config import load_config
 from registry import Registry
-from tests.dashboard.seed import PASSWORD, env_for, populate
+from tests.dashboard.seed import PASSWORD, add_fleet, env_for, populate
 from tests.dashboard.test_browser import CHROMIUM
-from tests.registry.test_store import _review, _version
 
 TARGET_S = 1.0
 PAGES = {  # title -> (the page's last text, plotly charts when done)
@@ -75,14 +74,13 @@ def build_fleet(home: Path, models: int) -> Path:
 def build_small(home: Path) -> Path:
     """The tests' seeded registry, with a second model so the Fleet page shows."""
     populate(home, review_ttl_days=60)
-    path = catalog(home, ["default", "weekly"])
-    cfg = load_config(env={**env_for(home), "MODELGATE_CONFIG": str(path)}, model="weekly")
-    with Registry.open(cfg) as reg:
-        v1 = _version(reg, "w1")
-        reg.promote(
-            version=v1, expected_champion=None, run_id="w1", at="2025-01-05", reason="first"
-        )
-        _review(reg, "w2", _version(reg, "w2"), expected=v1)
+    path = home / "modelgate.toml"
+    os.environ.update({**env_for(home), "MODELGATE_CONFIG": str(path)})
+    try:
+        add_fleet(path)
+    finally:
+        for key in (*env_for(home), "MODELGATE_CONFIG"):
+            os.environ.pop(key, None)
     return path
 
 

@@ -140,22 +140,11 @@ class RegistryBase:
         if not migrations.pending(self.db):
             return
         self.db.execute("PRAGMA foreign_keys = OFF")
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                start = self._head() if self.db["audit_log"].exists() else (0, audit.GENESIS)
+        try:  # an unwitnessed log is witnessed from its first open (_start_witness), not here
+            with self._tx(witness_new=False):
                 migrations.apply(self.db)
-                head = self._head()
-                if head[0] > start[0] and self.audit_key:
-                    self._sign_unsigned(after=start[0])
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-            self.db.execute("COMMIT")
         finally:
             self.db.execute("PRAGMA foreign_keys = ON")
-        if head[0] > start[0] and self.checkpoint.exists():
-            witness.write(self.checkpoint, head[0], head[1], self.audit_key)
 
     def scoped(self, model: str) -> Self:
         """This registry seen as ``model``'s: the same connection (and transactions), every
@@ -212,8 +201,10 @@ class RegistryBase:
         self.close()
 
     @contextlib.contextmanager
-    def _tx(self) -> Iterator[Database]:
-        """A write transaction that takes the lock up front (no upgrade deadlocks between writers)."""
+    def _tx(self, *, witness_new: bool = True) -> Iterator[Database]:
+        """A write transaction that takes the lock up front (no upgrade deadlocks between
+        writers); the events it appends are signed and witnessed (``witness_new``: also when
+        there is no checkpoint yet)."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
             start = self._head()
@@ -225,7 +216,8 @@ class RegistryBase:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
-        if head[0] > start[0]:  # after the commit: the checkpoint never claims what rolled back
+        if head[0] > start[0] and (witness_new or self.checkpoint.exists()):
+            # after the commit: the checkpoint never claims what rolled back
             witness.write(self.checkpoint, head[0], head[1], self.audit_key)
 
     def _sign_unsigned(self, *, after: int) -> int:
@@ -260,6 +252,8 @@ class RegistryBase:
         )
 
     def _head(self) -> tuple[int, str]:
+        if not self.db["audit_log"].exists():  # a new file, before its first migration
+            return (0, audit.GENESIS)
         row = self.db.execute(
             "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
         ).fetchone()

@@ -149,23 +149,26 @@ class Registry(ReviewsMixin, RolloutsMixin, DriftMixin, UsersMixin):
             )
         return n
 
-    def status(self) -> dict[str, Any]:
+    def _champion_facts(self) -> dict[str, Any] | None:
+        """The champion as ``status`` and ``summary`` show it."""
         champ = self.current_champion()
+        if champ is None:
+            return None
+        return {
+            "version": champ.version,
+            "metric": champ.metric,
+            "value": champ.value,
+            "promoted_at": champ.since,
+            "promoted_by": champ.by,
+            "kind": champ.kind,
+        }
 
+    def status(self) -> dict[str, Any]:
         def count(sql: str) -> int:
             return int(self.db.execute(sql, {"model": self.model}).fetchone()[0])
 
         return {
-            "champion": None
-            if champ is None
-            else {
-                "version": champ.version,
-                "metric": champ.metric,
-                "value": champ.value,
-                "promoted_at": champ.since,
-                "promoted_by": champ.by,
-                "kind": champ.kind,
-            },
+            "champion": self._champion_facts(),
             "versions": count("SELECT COUNT(*) FROM model_versions WHERE model = :model"),
             "runs": count("SELECT COUNT(*) FROM runs WHERE model = :model"),
             "pending_reviews": count(
@@ -203,7 +206,6 @@ class Registry(ReviewsMixin, RolloutsMixin, DriftMixin, UsersMixin):
         """This model at a glance (``models list``, the Fleet page): its champion, its last run
         and decision, its last drift verdict, open reviews and the live rollout. A handful of
         indexed reads, whatever the history's length."""
-        champ = self.current_champion()
         m = {"model": self.model}
         run = self._one(
             "SELECT run_id, as_of, status, outcome, challenger_version FROM runs "
@@ -221,15 +223,7 @@ class Registry(ReviewsMixin, RolloutsMixin, DriftMixin, UsersMixin):
         )
         return {
             "model": self.model,
-            "champion": None
-            if champ is None
-            else {
-                "version": champ.version,
-                "metric": champ.metric,
-                "value": champ.value,
-                "since": champ.since,
-                "kind": champ.kind,
-            },
+            "champion": self._champion_facts(),
             "last_run": run,
             "drift": _decode(drift),
             "pending_reviews": int((reviews or {}).get("n") or 0),

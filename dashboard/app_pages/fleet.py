@@ -39,7 +39,7 @@ def rows(names: list[str]) -> list[dict[str, Any]]:
                 {
                     "model": f"overview?model={name}",
                     "champion": f"v{champ['version']}{value}" if champ else "none yet",
-                    "age (days)": _age(champ["since"], view.logical_now()) if champ else None,
+                    "age (days)": _age(champ["promoted_at"], view.logical_now()) if champ else None,
                     "last run": (run or {}).get("as_of", "")[:16] or "-",
                     "last decision": (run or {}).get("outcome") or (run or {}).get("status") or "-",
                     "drift": "-" if not drift else ("drift" if drift["drift_detected"] else "ok"),

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 import sqlite3
 import tarfile
-import threading
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,7 @@ import pytest
 from pipeline.errors import Conflict, NotFound
 from registry import Registry
 from registry.migrations_fleet import _REBUILT, GLOBAL_ENTITIES, _digest
+from tests.concurrency import at_once
 from tests.registry.test_store import _review, _version
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "registry-single-model.tar.gz"
@@ -92,27 +91,19 @@ def test_a_broken_champion_is_reported_for_its_model(two, cfg):
 
 def test_twenty_concurrent_approvals_across_two_models_decide_once_each(two, cfg):
     (beds, beds_review), (risk, risk_review) = two
-    barrier = threading.Barrier(20)
-    results: dict[str, list[str]] = {"beds": [], "risk": []}
-    lock = threading.Lock()
 
-    def approve(i: int) -> None:
+    def approve(i: int) -> tuple[str, str]:
         name, rid = ("beds", beds_review) if i % 2 else ("risk", risk_review)
+        # Each admin session has its own connection.
         with Registry.open(dataclasses.replace(cfg, model=name)) as own:
-            barrier.wait()
             try:
                 own.approve(rid, by=f"admin{i}", reason="go")
-                outcome = "approved"
+                return name, "approved"
             except Conflict as exc:
-                outcome = "already" if "already decided" in str(exc) else str(exc)
-        with lock:
-            results[name].append(outcome)
+                return name, "already" if "already decided" in str(exc) else str(exc)
 
-    threads = [threading.Thread(target=approve, args=(i,)) for i in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = at_once(20, approve)
+    results = {n: [o for m, o in outcomes if m == n] for n in ("beds", "risk")}
     for name, reg in (("beds", beds), ("risk", risk)):
         assert sorted(results[name]) == ["already"] * 9 + ["approved"], name
         assert [h["kind"] for h in reg.champion_history()] == ["promotion", "approval"]
@@ -201,26 +192,13 @@ def test_a_single_model_registry_moves_into_default_unchanged(tmp_path):
         assert _version(reg.scoped("beds"), "after-move") == 1
 
 
-def test_two_processes_opening_an_old_registry_migrate_it_once(tmp_path):
+def test_four_connections_opening_an_old_registry_migrate_it_once(tmp_path):
     with tarfile.open(FIXTURE) as tar:
         tar.extractall(tmp_path, filter="data")
-    shutil.copy(tmp_path / "registry.db", tmp_path / "copy.db")
-    barrier = threading.Barrier(4)
-    errors: list[Exception] = []
-
-    def open_it() -> None:
-        barrier.wait()
-        try:
-            Registry(tmp_path / "registry.db", tmp_path / "artifacts").close()
-        except Exception as exc:  # pragma: no cover - the failure being tested for
-            errors.append(exc)
-
-    threads = [threading.Thread(target=open_it) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    opened = at_once(
+        4, lambda _: Registry(tmp_path / "registry.db", tmp_path / "artifacts").close()
+    )
+    assert opened == [None] * 4  # no connection failed
     with Registry(tmp_path / "registry.db", tmp_path / "artifacts") as reg:
         assert len(reg.audit_log(event="registry_namespaced")) == 1 and reg.verify_audit().ok
     checkpoint = json.loads((tmp_path / "artifacts" / "audit-checkpoint.json").read_text())
