@@ -24,9 +24,10 @@ __all__ = ["PIPELINE", "Registry", "RegistryBase"]
 class Registry(ReviewsMixin, RolloutsMixin, DriftMixin, UsersMixin):
     """The SQLite audit registry over ``sqlite_utils.Database``; one connection per instance.
 
-    Its parts live by domain in ``registry.base`` (connection, transactions, outbox), ``versions``,
-    ``champion``, ``reviews``, ``rollouts``, ``drift_store`` and ``users``; this class adds the
-    audit log and the status summary."""
+    Its parts live by domain in ``registry.base`` (connection, transactions, the model a view
+    is scoped to), ``outbox``, ``versions``, ``champion``, ``reviews``, ``rollouts``,
+    ``drift_store`` and ``users``; this class adds the audit log, the status and the fleet
+    summary."""
 
     # ---------------------------------------------------------------- audit and status
     def audit_log(

@@ -7,10 +7,11 @@ from typing import Any
 from pipeline.errors import NotFound
 from pipeline.reports import Comparison, Decision, ModelVersion, TriggerReport
 from registry import audit
-from registry.base import PIPELINE, RegistryBase, _decode, _j, _num, _version
+from registry.base import PIPELINE, _decode, _j, _num, _version
+from registry.outbox import OutboxMixin
 
 
-class VersionsMixin(RegistryBase):
+class VersionsMixin(OutboxMixin):
     # ---------------------------------------------------------------- runs
     def start_run(
         self,
