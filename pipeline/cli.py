@@ -287,6 +287,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(getattr(exc, "exit_code", 2))
     except KeyboardInterrupt:
         return 130
+    except (
+        BrokenPipeError
+    ):  # 'modelgate audit | head': the reader left; stop quietly, as Unix tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's flush at exit must not raise again
+        return 128 + 13  # killed by SIGPIPE, as a shell reports it
 
 
 if __name__ == "__main__":

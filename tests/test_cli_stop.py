@@ -128,3 +128,33 @@ def test_sigterm_stops_the_runner_and_nothing_writes_after_exit(tmp_path):
     ).fetchall()
     db.close()
     assert event == (left,)
+
+
+def test_a_reader_that_leaves_early_ends_the_output_quietly(tmp_path):
+    """'modelgate audit | head -2': no BrokenPipeError traceback, the shell's SIGPIPE status."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "MODELGATE_HOME": str(tmp_path / "mg"), "MODELGATE_CONFIG": os.devnull}
+    mg = str(Path(sys.executable).parent / "modelgate")
+    subprocess.run([mg, "init"], env=env, check=True, capture_output=True)
+    from registry import Registry
+
+    with Registry(tmp_path / "mg" / "registry.db", tmp_path / "mg" / "artifacts") as reg:
+        reg.import_audit_events(  # far more output than a pipe holds once the reader has gone
+            {"actor": "t", "event": "login", "entity": "user", "entity_id": "t", "details": {}}
+            for _ in range(3000)
+        )
+    proc = subprocess.run(
+        f"'{mg}' audit --limit 3000 | head -2; echo \"status ${{PIPESTATUS[0]}}\"",
+        shell=True,
+        executable="/bin/bash",
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert "Traceback" not in proc.stderr and "BrokenPipeError" not in proc.stderr, proc.stderr
+    assert proc.stdout.splitlines()[0].startswith("seq")
+    assert proc.stdout.splitlines()[-1] in ("status 0", "status 141")
