@@ -74,6 +74,10 @@ _JSON_COLS = (
 )
 
 
+# Kinds of registry-wide ids (a review, rollout or announced promotion) and their tables.
+_ID_TABLES = {"review": "reviews", "rollout": "rollouts", "promotion": "pending_promotions"}
+
+
 def _decode(row: dict[str, Any] | None) -> dict[str, Any] | None:
     if row is None:
         return None
@@ -252,11 +256,14 @@ class RegistryBase:
         )
 
     def _head(self) -> tuple[int, str]:
-        if not self.db["audit_log"].exists():  # a new file, before its first migration
-            return (0, audit.GENESIS)
-        row = self.db.execute(
-            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
+        try:
+            row = self.db.execute(
+                "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+        except sqlite3.OperationalError as exc:  # a new file, before its first migration
+            if "no such table: audit_log" not in str(exc):
+                raise
+            row = None
         return (0, audit.GENESIS) if row is None else (int(row[0]), str(row[1]))
 
     def _one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
@@ -273,15 +280,20 @@ class RegistryBase:
         """`` in model 'NAME'`` for messages, empty for the single model of a plain install."""
         return "" if self.model == DEFAULT_MODEL else f" in model '{self.model}'"
 
-    def _missing(self, what: str, ident: int, table: str) -> str:
+    def model_of(self, kind: str, ident: int) -> str | None:
+        """The model review, rollout or promotion ``ident`` belongs to (ids are registry-wide;
+        None: no such one)."""
+        row = self._one(f"SELECT model FROM {_ID_TABLES[kind]} WHERE id = ?", [ident])
+        return None if row is None else str(row["model"])
+
+    def _missing(self, what: str, ident: int, kind: str) -> str:
         """Why ``what`` ``ident`` is not this model's: it does not exist, or it is another
         model's (named, with the option that reaches it)."""
-        row = self._one(f"SELECT model FROM {table} WHERE id = ?", [ident])
-        if row is None:
+        owner = self.model_of(kind, ident)
+        if owner is None:
             return f"{what} {ident} does not exist."
         return (
-            f"{what} {ident} belongs to model '{row['model']}', not '{self.model}': "
-            f"add --model {row['model']}."
+            f"{what} {ident} belongs to model '{owner}', not '{self.model}': add --model {owner}."
         )
 
     def _check_admin(self, username: str | None) -> None:

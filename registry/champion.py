@@ -286,9 +286,7 @@ class ChampionMixin(VersionsMixin):
                 [promotion_id, self.model],
             )
             if row is None:
-                raise NotFound(
-                    self._missing("Pending promotion", promotion_id, "pending_promotions")
-                )
+                raise NotFound(self._missing("Pending promotion", promotion_id, "promotion"))
             if row["status"] != "pending":
                 raise Conflict(
                     f"Promotion {promotion_id} is already {row['status']}"

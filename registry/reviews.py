@@ -116,7 +116,7 @@ class ReviewsMixin(ChampionMixin):
     def get_review(self, review_id: int) -> Review:
         row = self._one("SELECT * FROM reviews WHERE id = ? AND model = ?", [review_id, self.model])
         if row is None:
-            raise NotFound(self._missing("Review", review_id, "reviews"))
+            raise NotFound(self._missing("Review", review_id, "review"))
         return Review(**row)
 
     def review_facts(self, review: Review) -> dict[str, Any]:

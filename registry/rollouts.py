@@ -105,7 +105,7 @@ class RolloutsMixin(ChampionMixin):
             "SELECT * FROM rollouts WHERE id = ? AND model = ?", [rollout_id, self.model]
         )
         if row is None:
-            raise NotFound(self._missing("Rollout", rollout_id, "rollouts"))
+            raise NotFound(self._missing("Rollout", rollout_id, "rollout"))
         return _decode(row) or {}
 
     def rollouts(self, status: str | None = None) -> list[dict[str, Any]]:

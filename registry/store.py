@@ -186,13 +186,6 @@ class Registry(ReviewsMixin, RolloutsMixin, DriftMixin, UsersMixin):
             "audit_events": count("SELECT COUNT(*) FROM audit_log"),
         }
 
-    def model_of(self, what: str, ident: int) -> str | None:
-        """The model review, rollout or promotion ``ident`` belongs to (ids are registry-wide;
-        None: no such one)."""
-        table = {"review": "reviews", "rollout": "rollouts", "promotion": "pending_promotions"}
-        row = self._one(f"SELECT model FROM {table[what]} WHERE id = ?", [ident])
-        return None if row is None else str(row["model"])
-
     def models(self) -> list[str]:
         """The models this registry holds rows of (a catalog may name more, not yet run)."""
         return [
