@@ -7,6 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pendulum
+from airflow.sdk import get_current_context
+
 from pipeline.config import Config, load_config
 from pipeline.loop import RunContext
 
@@ -30,6 +33,31 @@ def run_context(context: dict[str, Any], dag_id: str) -> RunContext:
         data_path=Path(params["data_path"]) if params.get("data_path") else None,
         reasons=tuple(params.get("reasons") or ()),
     )
+
+
+def dag_args(cfg: Config, dag_id: str) -> dict[str, Any]:
+    """The ``@dag`` arguments every model's DAG shares (parse-time settings only): its id, any
+    history from start_date, one run at a time, the model's tags, retries and failure callback."""
+    return {
+        "dag_id": dag_id,
+        "start_date": pendulum.parse(cfg.start_date, tz="UTC"),
+        "catchup": False,
+        "max_active_runs": 1,
+        "tags": ["modelgate", f"model:{cfg.model}"],
+        "default_args": default_args(cfg),
+        "on_failure_callback": failure_callback(cfg.model),
+    }
+
+
+def step(model: str, dag_id: str, name: str, *args: Any) -> Any:
+    """A task's body: ``pipeline.loop.NAME(cfg, registry, run context, *args)`` with the model's
+    settings as they are at run time."""
+    from pipeline import loop
+
+    cfg = load_config(model=model)
+    ctx = run_context(get_current_context(), dag_id)
+    with open_registry(cfg) as reg:
+        return getattr(loop, name)(cfg, reg, ctx, *args)
 
 
 def default_args(cfg: Config) -> dict[str, Any]:

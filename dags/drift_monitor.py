@@ -14,13 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import pendulum
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import Param, dag, task
 
-from dags._common import default_args, failure_callback, open_registry, run_context
+from dags._common import dag_args, step
 from pipeline import loop
-from pipeline.config import Config, load_config
+from pipeline.config import Config
 
 
 def build(_cfg: Config) -> Any:
@@ -29,13 +28,9 @@ def build(_cfg: Config) -> Any:
     retrain_id, dag_id, _ = loop.dag_ids(model)
 
     @dag(
-        dag_id=dag_id,
+        **dag_args(_cfg, dag_id),
         description="Daily drift check against the champion's reference profile; starts retraining on a trigger.",
         schedule=_cfg.drift_schedule,
-        start_date=pendulum.parse(_cfg.start_date, tz="UTC"),  # from the settings: any history
-        catchup=False,
-        max_active_runs=1,
-        tags=["modelgate", f"model:{model}"],
         render_template_as_native_obj=True,
         params={
             "data_path": Param(
@@ -45,16 +40,11 @@ def build(_cfg: Config) -> Any:
                 True, type="boolean", description="Start the retraining DAG on a trigger."
             ),
         },
-        default_args=default_args(_cfg),
-        on_failure_callback=failure_callback(model),
     )
     def drift_monitor() -> None:
         @task(queue=_cfg.queue)
         def check_drift() -> dict[str, Any]:
-            cfg = load_config(model=model)
-            ctx = run_context(get_current_context(), dag_id)
-            with open_registry(cfg) as reg:
-                return loop.drift_check(cfg, reg, ctx)
+            return step(model, dag_id, "drift_check")
 
         @task.branch
         def should_retrain(result: dict[str, Any], params: dict[str, Any] | None = None) -> str:

@@ -10,19 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import pendulum
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import Param, dag, task
 
-from dags._common import default_args, failure_callback, open_registry, run_context
+from dags import _common
+from dags._common import dag_args
 from pipeline import loop
-from pipeline.config import Config, load_config
-
-
-def _step(model: str, dag_id: str, name: str, *args: Any) -> Any:
-    cfg = load_config(model=model)  # at run time: the settings as they are now
-    ctx = run_context(get_current_context(), dag_id)
-    with open_registry(cfg) as reg:
-        return getattr(loop, name)(cfg, reg, ctx, *args)
+from pipeline.config import Config
 
 
 def build(_cfg: Config) -> Any:
@@ -32,16 +25,12 @@ def build(_cfg: Config) -> Any:
     dag_id = loop.dag_ids(model)[0]
 
     def step(name: str, *args: Any) -> Any:
-        return _step(model, dag_id, name, *args)
+        return _common.step(model, dag_id, name, *args)
 
     @dag(
-        dag_id=dag_id,
+        **dag_args(_cfg, dag_id),
         description="Retrain a challenger, test it against the champion, then promote, queue for review or reject.",
         schedule=_cfg.schedule,
-        start_date=pendulum.parse(_cfg.start_date, tz="UTC"),  # from the settings: any history
-        catchup=False,
-        max_active_runs=1,
-        tags=["modelgate", f"model:{model}"],
         params={
             "force_retrain": Param(
                 False, type="boolean", description="Retrain even if no trigger fires."
@@ -53,8 +42,6 @@ def build(_cfg: Config) -> Any:
                 [], type="array", description="Trigger reasons from the caller (e.g. drift)."
             ),
         },
-        default_args=default_args(_cfg),
-        on_failure_callback=failure_callback(model),
     )
     def scheduled_retraining_with_gated_promotion() -> None:
         @task(queue=_cfg.queue)

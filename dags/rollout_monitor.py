@@ -15,12 +15,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import pendulum
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import Param, dag, task
 
-from dags._common import default_args, failure_callback, open_registry, run_context
+from dags._common import dag_args, step
 from pipeline import loop
-from pipeline.config import Config, load_config
+from pipeline.config import Config
 
 
 def build(_cfg: Config) -> Any:
@@ -29,13 +28,9 @@ def build(_cfg: Config) -> Any:
     dag_id = loop.dag_ids(model)[2]
 
     @dag(
-        dag_id=dag_id,
+        **dag_args(_cfg, dag_id),
         description="Hourly analysis of the live rollout: advance, promote, roll back, halt or expire.",
         schedule=_cfg.rollout_schedule,
-        start_date=pendulum.parse(_cfg.start_date, tz="UTC"),  # from the settings: any history
-        catchup=False,
-        max_active_runs=1,
-        tags=["modelgate", f"model:{model}"],
         params={
             "data_path": Param(
                 None, type=["null", "string"], description="CSV/Parquet file or folder."
@@ -47,23 +42,15 @@ def build(_cfg: Config) -> Any:
                 description="Demo traffic to serve before the analysis.",
             ),
         },
-        default_args=default_args(_cfg),
-        on_failure_callback=failure_callback(model),
     )
     def rollout_monitor() -> None:
         @task(queue=_cfg.queue)
         def serve_traffic(params: dict[str, Any] | None = None) -> dict[str, int]:
-            cfg = load_config(model=model)
-            ctx = run_context(get_current_context(), dag_id)
-            with open_registry(cfg) as reg:
-                return loop.serve_traffic(cfg, reg, ctx, int((params or {}).get("requests") or 0))
+            return step(model, dag_id, "serve_traffic", int((params or {}).get("requests") or 0))
 
         @task(queue=_cfg.queue)
         def analyse_and_act(served: dict[str, int]) -> dict[str, Any]:
-            cfg = load_config(model=model)
-            ctx = run_context(get_current_context(), dag_id)
-            with open_registry(cfg) as reg:
-                return loop.monitor_rollout(cfg, reg, ctx)
+            return step(model, dag_id, "monitor_rollout")
 
         analyse_and_act(serve_traffic())
 
