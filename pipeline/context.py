@@ -27,6 +27,12 @@ def dag_ids(model: str) -> tuple[str, str, str]:
 
 
 DAG_KINDS = ("retrain", "drift", "rollout")
+# What they were called before models existed: runs recorded under these names stay 'default''s.
+LEGACY_DAG_IDS = {
+    "scheduled_retraining_with_gated_promotion": "retrain",
+    "drift_monitor": "drift",
+    "rollout_monitor": "rollout",
+}
 
 
 def fires(schedule: str, day: dt.datetime) -> list[dt.datetime]:
@@ -42,7 +48,10 @@ def fires(schedule: str, day: dt.datetime) -> list[dt.datetime]:
 
 
 def dag_model(dag_id: str) -> tuple[str, str] | None:
-    """(kind, model) of a DAG id of ``dag_ids`` (None: not one of ModelGate's)."""
+    """(kind, model) of a DAG id of ``dag_ids``, or of a name from before models existed (the
+    model ``default``'s); None: not one of ModelGate's."""
+    if dag_id in LEGACY_DAG_IDS:
+        return LEGACY_DAG_IDS[dag_id], "default"
     for kind in DAG_KINDS:
         prefix = f"modelgate_{kind}__"
         if dag_id.startswith(prefix):
@@ -52,8 +61,6 @@ def dag_model(dag_id: str) -> tuple[str, str] | None:
 
 # The model 'default''s (a ModelGate without a catalog).
 DAG_ID, DRIFT_DAG_ID, ROLLOUT_DAG_ID = dag_ids("default")
-# What they were called before models existed: runs recorded under these names stay 'default''s.
-LEGACY_DAG_IDS = ("scheduled_retraining_with_gated_promotion", "drift_monitor", "rollout_monitor")
 MONITOR_TRIGGERS = ("data_drift", "concept_drift", "performance", "data_volume")
 
 

@@ -23,9 +23,7 @@ def next_run(schedule: str) -> str:
 
 def dag_label(dag_id: str) -> str:
     """What kind of DAG ran (ids of a model's DAGs, or their names before models existed)."""
-    kind = (dag_model(dag_id) or ("", ""))[0]
-    if not kind:
-        kind = {"drift_monitor": "drift", "rollout_monitor": "rollout"}.get(dag_id, "retrain")
+    kind = (dag_model(dag_id) or ("retrain", ""))[0]
     return {"drift": "drift monitor", "rollout": "rollout monitor"}.get(kind, "retraining")
 
 
