@@ -59,20 +59,23 @@ with common.registry() as reg:
 if user is None:
     page = st.navigation([st.Page(login, title="Sign in", url_path="login")], position="hidden")
 else:
+    # Several models land on the Fleet page; one model on its Overview, as before the fleet.
     fleet = len(common.model_names()) > 1
+    landing = st.Page(
+        PAGES / "fleet.py",
+        title="Fleet",
+        icon=":material/view_list:",
+        url_path="fleet",
+        default=True,
+    )
     monitor = [
-        st.Page(
-            PAGES / "fleet.py",
-            title="Fleet",
-            icon=":material/view_list:",
-            url_path="fleet",
-            default=True,
-        ),
+        *([landing] if fleet else []),
         st.Page(
             PAGES / "overview.py",
             title="Overview",
             icon=":material/home:",
             url_path="overview",
+            default=not fleet,
         ),
         st.Page(PAGES / "drift.py", title="Drift", icon=":material/monitoring:", url_path="drift"),
         st.Page(
@@ -102,15 +105,6 @@ else:
             ),
             st.Page(PAGES / "users.py", title="Users", icon=":material/group:", url_path="users"),
         ]
-    if not fleet:  # one model: its Overview is the landing page, as before the fleet
-        monitor.pop(0)
-        monitor[0] = st.Page(
-            PAGES / "overview.py",
-            title="Overview",
-            icon=":material/home:",
-            url_path="overview",
-            default=True,
-        )
     page = st.navigation(sections)
     common.model_picker()
     st.session_state["mg_role"] = user["role"]  # for showing links only; writes re-check it

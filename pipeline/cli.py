@@ -271,25 +271,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_models(None, args)
         named = args.model or os.environ.get("MODELGATE_MODEL")
         args.named_model = named  # None: the command was not given a model
-        if not named and (args.command in FLEET or args.command in INSTALLATION):
+        if not named and args.command in (*FLEET, *INSTALLATION, *BY_ID):
             names = model_names()
-            if len(names) > 1 and args.command in FLEET:  # no model named: every model's
-                return FLEET[args.command](names, args)
-            if len(names) > 1:  # the installation's, whichever model's settings carry it
-                return COMMANDS[args.command](load_config(model=names[0]), args)
-        if not named and args.command in BY_ID:  # a registry-wide id names its model
-            names = model_names()
-            if len(names) > 1:
-                return COMMANDS[args.command](_model_of(names, args), args)
+            if len(names) > 1:  # several models and none named
+                if args.command in FLEET:  # every model's
+                    return FLEET[args.command](names, args)
+                # a registry-wide id names its model; else the installation's, whichever
+                # model's settings carry it
+                by_id = args.command in BY_ID
+                cfg = _model_of(names, args) if by_id else load_config(model=names[0])
+                return COMMANDS[args.command](cfg, args)
         return COMMANDS[args.command](load_config(model=args.model), args)
     except ModelGateError as exc:
         print(f"modelgate: error: {exc}", file=sys.stderr)
         return int(getattr(exc, "exit_code", 2))
     except KeyboardInterrupt:
         return 130
-    except (
-        BrokenPipeError
-    ):  # 'modelgate audit | head': the reader left; stop quietly, as Unix tools do
+    except BrokenPipeError:
+        # 'modelgate audit | head': the reader left; stop quietly, as Unix tools do
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # Python's flush at exit must not raise again
         return 128 + 13  # killed by SIGPIPE, as a shell reports it

@@ -70,7 +70,7 @@ def rows() -> list[dict[str, Any]]:
 
 
 def cmd_models(cfg: Config | None, args: argparse.Namespace) -> int:
-    from pipeline.cli_common import _print_json
+    from pipeline.cli_common import _print_json, _table
 
     listed = rows()
     if args.json:
@@ -97,10 +97,7 @@ def cmd_models(cfg: Config | None, args: argparse.Namespace) -> int:
                 else f"v{live['version']} {live['share']:.0%} {live['status']}",
             }
         )
-    widths = {k: max(len(k), *(len(t[k]) for t in table)) for k in table[0]} if table else {}
-    print("  ".join(k.ljust(w) for k, w in widths.items()).rstrip())
-    for t in table:
-        print("  ".join(t[k].ljust(w) for k, w in widths.items()).rstrip())
+    print(_table(table, list(table[0])))
     return 0
 
 
