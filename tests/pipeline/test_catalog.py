@@ -197,3 +197,44 @@ def test_the_demo_fleet_is_three_models_on_the_demo_data(monkeypatch):
     assert (weekly.schedule, weekly.drift_schedule) == ("0 2 * * 1", "0 3 * * 1")
     assert "emergency_admissions" not in weekly.features and "occupancy" not in weekly.features
     assert "occupancy" in demo_frame(load_config(env={}, path=path, model="occupancy"))
+
+
+def test_fleet_cli_errors_are_one_line_exit_2_and_change_nothing(
+    catalog, monkeypatch, capsys, tmp_path
+):
+    from registry import Registry
+    from tests.registry.test_store import _review, _version
+
+    monkeypatch.setenv("MODELGATE_CONFIG", str(catalog))
+    monkeypatch.setenv("MODELGATE_HOME", str(tmp_path / "mg"))
+    for name in ("REGISTRY_DB", "ARTIFACTS_DIR", "AIRFLOW_HOME", "AUDIT_CHECKPOINT", "MODEL"):
+        monkeypatch.delenv(f"MODELGATE_{name}", raising=False)
+    risk = load_config(model="overflow-risk")
+    with Registry.open(risk, create=True) as reg:
+        reg.promote(
+            version=_version(reg, "r1"),
+            expected_champion=None,
+            run_id="r1",
+            at="2025-01-01",
+            reason="first",
+        )
+        rid = _review(reg, "r2", _version(reg, "r2"), expected=1)
+    before = (tmp_path / "mg" / "registry.db").read_bytes()
+    cases = [
+        (
+            ["simulate", "--months", "1", "--data", "x.csv"],
+            "--data is one model's data; with 2 models",
+        ),
+        (
+            ["--model", "occupancy", "approve", str(rid), "--by", "ada"],
+            f"Review {rid} belongs to model 'overflow-risk', not 'occupancy': add --model overflow-risk.",
+        ),
+        (["approve", "999", "--by", "ada"], "Review 999 does not exist."),
+    ]
+    for args, message in cases:
+        assert cli.main(args) == 2, args
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err
+    assert (tmp_path / "mg" / "registry.db").read_bytes() == before
+    with Registry.open(risk) as reg:
+        assert reg.get_review(rid).status == "pending" and reg.current_champion().version == 1
