@@ -2,9 +2,9 @@
 
 The CLI is the composition root: the one part of ``pipeline`` that opens the registry (lazily) and
 starts Airflow (as a subprocess). This module holds the parser and ``main``; the commands live by
-domain in ``cli_runs`` (init, run, simulate), ``cli_admin`` (status, reviews, audit, decisions,
-users, notifications), ``cli_rollout`` (rollout, traffic) and ``cli_serve`` (drift, dashboard,
-up), over the helpers in ``cli_common``. Every user error is one line on stderr and exit code 2.
+domain in ``cli_runs`` (init, run, simulate), ``cli_admin`` (status, reviews, audit, users,
+notifications), ``cli_decisions`` (decisions and their evidence), ``cli_rollout`` (rollout,
+traffic) and ``cli_serve`` (drift, dashboard, up), over the helpers in ``cli_common``. Every user error is one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ from pipeline.cli_common import (  # noqa: F401
     _table,
     airflow_env,
 )
+from pipeline.cli_decisions import add_parser as add_decisions_parser
+from pipeline.cli_decisions import cmd_decisions, cmd_decisions_fleet
 from pipeline.cli_models import add_parser as add_models_parser
 from pipeline.cli_models import cmd_models, cmd_reviews_fleet, cmd_status_fleet
 from pipeline.cli_rollout import cmd_rollout, cmd_traffic
@@ -189,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true")
 
+    add_decisions_parser(sub)
     add_schema_parser(sub)
     add_models_parser(sub)
 
@@ -231,6 +234,7 @@ COMMANDS = {
     "rollback": cmd_rollback,
     "drift": cmd_drift,
     "schema": cmd_schema,
+    "decisions": cmd_decisions,
     "notify": cmd_notify,
     "promotions": cmd_promotions,
     "users": cmd_users,
@@ -247,7 +251,12 @@ COMMANDS = {
 # and the users are every model's; audit and outbox list every model's events unless one is named).
 INSTALLATION = ("init", "users", "audit", "outbox", "notify", "dashboard", "up")
 # Commands that, with several models and none named, cover every model.
-FLEET = {"status": cmd_status_fleet, "simulate": cmd_simulate_fleet, "reviews": cmd_reviews_fleet}
+FLEET = {
+    "status": cmd_status_fleet,
+    "simulate": cmd_simulate_fleet,
+    "reviews": cmd_reviews_fleet,
+    "decisions": cmd_decisions_fleet,
+}
 # Commands whose id (registry-wide) names the model when none is: (kind, argument).
 BY_ID = {
     "approve": ("review", "review_id"),

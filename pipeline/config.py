@@ -28,6 +28,7 @@ from pipeline.settings import (
     Setting,
     settings_table,
 )
+from pipeline.settings_gate import check_gate
 
 __all__ = [
     "DEFAULT_ESTIMATOR",
@@ -81,6 +82,11 @@ class Config:
     alpha: float
     require_approval: bool
     metric_floor: float | None
+    promotion_gate: str
+    guardrail_metrics: dict[str, float]
+    segment_columns: tuple[str, ...] | None
+    max_segment_regression: float | None
+    airflow_url: str
     promotion_notice_hours: float
     rollout_strategy: str
     rollout_steps: tuple[str, ...] | None
@@ -372,6 +378,13 @@ def load_config(
             "The 'min_relative_improvement' setting must not exceed 'auto_promote_threshold' "
             f"({values['auto_promote_threshold']}). Got {values['min_relative_improvement']} instead."
         )
+    check_gate(
+        values,
+        METRICS[task],
+        lambda name, expected: _raise(
+            _bad(SETTINGS_BY_NAME[name], values[name], raw[name][1], expected)
+        ),
+    )
     if values["baseline"] in ("last_value", "seasonal_naive") and not values["key_columns"]:
         raise _bad(
             SETTINGS_BY_NAME["baseline"],
@@ -400,6 +413,10 @@ def load_config(
             )
     values["model"] = chosen
     return Config(**values)
+
+
+def _raise(exc: Exception) -> None:
+    raise exc
 
 
 def _check_date(setting: Setting, value: str, source: str) -> None:

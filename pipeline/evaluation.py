@@ -94,6 +94,11 @@ def _over_baseline(
     }
 
 
+def _lower_bound(relative: np.ndarray, alpha: float) -> float | None:
+    finite = relative[np.isfinite(relative)]
+    return float(np.quantile(finite, alpha)) if len(finite) else None
+
+
 def compare(
     *,
     task: str,
@@ -106,6 +111,7 @@ def compare(
     n_resamples: int,
     seed: int,
     level: float = 0.95,
+    alpha: float = 0.05,
     holdout_start: str = "",
     holdout_end: str = "",
     measure: str | None = None,
@@ -116,6 +122,7 @@ def compare(
     """Score both models on the same rows; bootstrap the primary metric's improvement, measured
     as ``measure`` says (default: ``pipeline.measures.default_measure``), over the champion and
     over the naive ``baseline``. With ``groups`` (a code per row) the bootstrap draws whole groups.
+    ``improvement_lower`` is the one-sided (1 - ``alpha``) lower bound of the improvement.
     """
     measure = measure or default_measure(metric)
     y = np.asarray(y, dtype=float)
@@ -214,6 +221,7 @@ def compare(
         relative_improvement=float(relative),
         absolute_improvement=float(absolute),
         interval=boot.interval(level),
+        improvement_lower=_lower_bound(boot.relative, alpha),
         p_value=boot.p_value,
         ttest_p_value=ttest_p,
         n_resamples=n_resamples,

@@ -6,13 +6,10 @@ summary for XCom. The time is the run's ``as_of`` (the data interval end), never
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from pipeline import baselines, bootstrap, evaluation, training
+from pipeline import bootstrap, evaluation, judge, training
 from pipeline import data as data_mod
 from pipeline import drift as drift_mod
 from pipeline.config import Config
@@ -30,10 +27,8 @@ from pipeline.context import (
     training_span,
 )
 from pipeline.drift_profile import calibrate_concept
-from pipeline.measures import measure_for
 from pipeline.notify import deliver, notify
 from pipeline.policy import Policy, decide
-from pipeline.reports import Comparison
 from pipeline.threads import limited
 from pipeline.triggers import evaluate_triggers
 
@@ -68,29 +63,14 @@ def preflight(cfg: Config, reg: Registry | None, ctx: RunContext) -> dict[str, A
     training.build_pipeline(cfg, ds.schema)
     # The bootstrap's groups and the baseline fail here, in one line, not inside Airflow.
     bootstrap.holdout_groups(w.holdout, cfg.bootstrap_group, ds.schema.timestamp)
-    _baseline(cfg, w, ds.schema)
+    judge.baseline(cfg, w, ds.schema)
+    judge.segment_values(cfg, w.holdout, ds.source)
     return {
         "source": ds.source,
         "train_rows": len(w.train),
         "holdout_rows": len(w.holdout),
         "notes": list(ds.notes),
     }
-
-
-def _baseline(
-    cfg: Config, w: data_mod.Windows, schema: data_mod.Schema
-) -> baselines.Baseline | None:
-    return baselines.naive(
-        cfg.baseline,
-        task=cfg.task,
-        metric=cfg.primary_metric,
-        train=w.train,
-        holdout=w.holdout,
-        target=schema.target,
-        timestamp=schema.timestamp,
-        keys=tuple(cfg.key_columns or ()),
-        season_days=cfg.baseline_season_days,
-    )
 
 
 def check_triggers(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
@@ -178,44 +158,6 @@ def _reference_profile(
     return profile
 
 
-def _compare(cfg: Config, reg: Registry, ctx: RunContext, version: int, champ: Any) -> Comparison:
-    """Both models (and the naive baseline) on the same holdout rows, bootstrapped."""
-    start, end = training_span(cfg, ctx.as_of)
-    ds = load_data(cfg, reg, ctx.data_path, start=start, end=end)
-    w = data_mod.split_windows(ds, cfg, ctx.as_of)
-    y = w.holdout[ds.schema.target].to_numpy(dtype=float)
-    challenger = training.loads(reg.load_model_bytes(version))
-    ch_pred = training.predict(challenger, w.holdout, ds.schema, cfg.task)
-    champ_pred: np.ndarray | None = None
-    if champ is not None:
-        champion_model = training.loads(reg.load_model_bytes(champ.version))
-        champ_schema = data_mod.Schema.from_dict(reg.get_version(champ.version).schema)
-        champ_pred = training.predict(champion_model, w.holdout, champ_schema, cfg.task)
-    schema = ds.schema
-    groups, group_label = bootstrap.holdout_groups(w.holdout, cfg.bootstrap_group, schema.timestamp)
-    naive = _baseline(cfg, w, schema)
-    comparison = evaluation.compare(
-        task=cfg.task,
-        metric=cfg.primary_metric,
-        y=y,
-        challenger_pred=ch_pred,
-        challenger_version=version,
-        champion_pred=champ_pred,
-        champion_version=None if champ is None else champ.version,
-        n_resamples=cfg.bootstrap_resamples,
-        seed=cfg.seed,
-        holdout_start=w.holdout_start.isoformat(),
-        holdout_end=w.as_of.isoformat(),
-        measure=measure_for(cfg.primary_metric, cfg.improvement_measure),
-        baseline=naive,
-        groups=groups,
-        group_label=group_label,
-    )
-    return dataclasses.replace(
-        comparison, unlabelled_train=w.unlabelled_train, unlabelled_holdout=w.unlabelled_holdout
-    )
-
-
 def evaluate_challenger(
     cfg: Config, reg: Registry, ctx: RunContext, version: int
 ) -> dict[str, Any]:
@@ -231,10 +173,13 @@ def evaluate_challenger(
         }
     champ = reg.current_champion()
     with limited(cfg.n_threads):  # predictions and the bootstrap: the task's cores, no more
-        comparison = _compare(cfg, reg, ctx, version, champ)
-    decision = decide(comparison, Policy.from_config(cfg))
+        judged = judge.compare_on_holdout(cfg, reg, ctx, version, champ)
+    comparison = judged.comparison
+    policy = Policy.from_config(cfg)
+    decision = decide(comparison, policy)
+    record = judge.evidence_record(cfg, reg, ctx, judged, decision, policy)
     cid = reg.record_comparison(ctx.run_id, comparison)
-    reg.record_decision(ctx.run_id, cid, version, decision)
+    reg.record_decision(ctx.run_id, cid, version, decision, evidence=record)
     return {
         "outcome": decision.outcome,
         "comparison_id": cid,

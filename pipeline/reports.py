@@ -6,7 +6,9 @@ Plain fields and derived properties only; conversion to rows lives in ``registry
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Outcome = Literal["promote", "review", "reject"]
@@ -20,6 +22,47 @@ class MetricInterval:
     low: float
     high: float
     level: float
+
+
+def finite(v: Any) -> Any:
+    """JSON has no NaN or infinity: an undefined figure is stored as null."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Delta:
+    """One metric for both models on the same rows (a whole holdout, or one segment of it)."""
+
+    metric: str
+    higher_is_better: bool
+    measure: str
+    n: int
+    champion: float
+    challenger: float
+    improvement: float  # in ``measure``; positive: the challenger is better
+    low: float  # the interval of the improvement at ``level``
+    high: float
+    level: float
+    p_worse: float  # one-sided: small when the challenger is significantly worse
+    p_better: float  # one-sided: small when the challenger is significantly better
+    column: str | None = None  # a segment's column and value; None for the whole holdout
+    value: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: finite(v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Delta:
+        nan = float("nan")
+        fields: dict[str, Any] = {
+            k: (nan if v is None and k in _FLOATS else v) for k, v in d.items()
+        }
+        return cls(**{k: v for k, v in fields.items() if k in cls.__slots__})  # type: ignore[attr-defined]
+
+
+_FLOATS = ("champion", "challenger", "improvement", "low", "high", "p_worse", "p_better")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,10 +108,28 @@ class Comparison:
     # Rows without a target, left out of the training window and of this holdout.
     unlabelled_train: int = 0
     unlabelled_holdout: int = 0
+    # The one-sided (1 - alpha) lower confidence bound of relative_improvement: what the
+    # lower_bound gate holds against the auto-promotion bar.
+    improvement_lower: float | None = None
+    # The evidence's tables (pipeline.evidence): every metric, and the primary per segment.
+    metric_table: tuple[Delta, ...] = ()
+    segments: tuple[Delta, ...] = ()
 
     @property
     def has_champion(self) -> bool:
         return self.champion_version is not None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rule:
+    """One rule of the policy as it was checked: its name, whether it fired, and the sentence."""
+
+    name: str
+    fired: bool
+    sentence: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "fired": self.fired, "sentence": self.sentence}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,6 +138,7 @@ class Decision:
 
     outcome: Outcome
     reasons: tuple[str, ...]
+    rules: tuple[Rule, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -3,8 +3,8 @@ rollouts, reviews and the Airflow DAG."""
 
 from __future__ import annotations
 
-from pipeline.measures import check_measures
 from pipeline.setting import TASKS, Setting, non_negative, percent, positive, unit
+from pipeline.settings_gate import GATE_SETTINGS
 
 
 def _is_zone(name: str) -> bool:
@@ -221,54 +221,7 @@ RUN_SETTINGS: tuple[Setting, ...] = (
         lambda x: 0 <= x <= 1,
         "a float in [0, 1]",
     ),
-    Setting(
-        "auto_promote_threshold",
-        "float",
-        0.05,
-        "Improvement (in the metric's `improvement_measure`) at or above which a significant "
-        "win is promoted automatically.",
-        unit,
-        "a float in (0, 1)",
-    ),
-    Setting(
-        "min_relative_improvement",
-        "float",
-        0.02,
-        "Improvement (in the metric's `improvement_measure`) at or above which a challenger is "
-        "worth a manual review.",
-        unit,
-        "a float in (0, 1)",
-        aliases=("PROMOTION_MIN_RELATIVE_IMPROVEMENT",),
-    ),
-    Setting(
-        "improvement_measure",
-        "table",
-        {},
-        "How the thresholds measure an improvement, per metric: `relative` (default for errors), "
-        "`error_reduction`, the share of the remaining error 1 − score removed (default for "
-        "ROC AUC, accuracy, F1, precision, recall, R²), or `absolute`. JSON in the environment.",
-        check_measures,
-        "a table of metric = relative | error_reduction | absolute (error_reduction only for "
-        "scores whose best is 1)",
-    ),
-    Setting(
-        "alpha",
-        "float",
-        0.05,
-        "Significance level of the paired bootstrap test.",
-        unit,
-        "a float in (0, 1)",
-    ),
-    Setting(
-        "require_approval", "bool", False, "Send every would-be automatic promotion to review."
-    ),
-    Setting(
-        "metric_floor",
-        "float",
-        None,
-        "Worst acceptable primary metric (a maximum for errors, a minimum for scores).",
-        optional=True,
-    ),
+    *GATE_SETTINGS,
     Setting(
         "promotion_notice_hours",
         "float",

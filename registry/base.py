@@ -75,7 +75,12 @@ _JSON_COLS = (
 
 
 # Kinds of registry-wide ids (a review, rollout or announced promotion) and their tables.
-_ID_TABLES = {"review": "reviews", "rollout": "rollouts", "promotion": "pending_promotions"}
+_ID_TABLES = {
+    "review": "reviews",
+    "rollout": "rollouts",
+    "promotion": "pending_promotions",
+    "decision": "decisions",
+}
 
 
 def _decode(row: dict[str, Any] | None) -> dict[str, Any] | None:

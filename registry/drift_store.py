@@ -109,6 +109,16 @@ class DriftMixin(RegistryBase):
             )
         )
 
+    def drift_report_at(self, as_of: str) -> dict[str, Any] | None:
+        """The newest drift report whose logical time is at or before ``as_of``."""
+        return _decode(
+            self._one(
+                "SELECT * FROM drift_reports WHERE model = ? AND as_of <= ? "
+                "ORDER BY as_of DESC, id DESC LIMIT 1",
+                [self.model, as_of],
+            )
+        )
+
     def drift_reports(self, limit: int = 1000) -> list[dict[str, Any]]:
         return [
             _decode(r) or {}

@@ -7,7 +7,8 @@ Beyond the hash chain (``audit.verify``) it checks what an auditor asks next:
 * each model's champion pointer and ``champion_history`` against its audited promotions and
   rollbacks, change by change (a direct ``UPDATE champion`` serves a model no event announced);
 * each version's sha256 against its ``model_registered`` event, and every artifact file against
-  its recorded checksum.
+  its recorded checksum;
+* each decision's evidence record against its stored SHA-256 and its ``decided`` event's.
 """
 
 from __future__ import annotations
@@ -100,6 +101,22 @@ def check_state(db: Database, artifacts: Path) -> list[str]:
             continue
         if digest != v["sha256"]:
             problems.append(f"{name}'s artifact {path} fails its checksum")
+    return problems + _check_evidence(db)
+
+
+def _check_evidence(db: Database) -> list[str]:
+    decided = {
+        r["entity_id"]: json.loads(r["details"]).get("evidence_sha256")
+        for r in _rows(db, "SELECT entity_id, details FROM audit_log WHERE event = 'decided'")
+    }
+    problems = []
+    for e in _rows(db, "SELECT decision_id, model, body, sha256 FROM evidence"):
+        digest = hashlib.sha256(e["body"].encode()).hexdigest()
+        if not digest == e["sha256"] == decided.get(str(e["decision_id"])):
+            problems.append(
+                f"{e['model']} decision {e['decision_id']}'s evidence does not match the digest "
+                "its decided event recorded"
+            )
     return problems
 
 

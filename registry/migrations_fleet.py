@@ -1,4 +1,4 @@
-"""m014: the registry holds many models. Every table that belongs to a model gains a ``model``
+"""m014: the registry holds many models (and m015: the evidence of each decision). Every table that belongs to a model gains a ``model``
 column; version numbers, run ids and outbox keys become unique per model; the champion is one
 row per model. An existing single-model registry moves into the model ``default`` unchanged:
 each rebuilt table's rows are digested before and after, and the digests are audited.
@@ -17,7 +17,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from registry import audit
-from registry.migrations import migrations
+from registry.migrations import _execute_script, migrations
 
 DEFAULT_MODEL = "default"
 
@@ -171,4 +171,29 @@ def m014_models(db: Database) -> None:
         entity="registry",
         entity_id="m014_models",
         details={"into": DEFAULT_MODEL, "tables": moved},
+    )
+
+
+@migrations()
+def m015_evidence(db: Database) -> None:
+    """The evidence of each decision (a JSON document and its SHA-256, written with the decision
+    and never changed) and each comparison's lower confidence bound of the improvement."""
+    _execute_script(
+        db,
+        """
+        CREATE TABLE evidence (
+            decision_id INTEGER PRIMARY KEY REFERENCES decisions(id),
+            model TEXT NOT NULL,
+            run_id TEXT NOT NULL,
+            body TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX evidence_model_run ON evidence(model, run_id);
+        CREATE TRIGGER evidence_no_update BEFORE UPDATE ON evidence
+        BEGIN SELECT RAISE(ABORT, 'evidence is immutable'); END;
+        CREATE TRIGGER evidence_no_delete BEFORE DELETE ON evidence
+        BEGIN SELECT RAISE(ABORT, 'evidence is immutable'); END;
+        ALTER TABLE comparisons ADD COLUMN improvement_lower REAL;
+        """,
     )
