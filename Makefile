@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_PASSWORD ?= modelgate-demo
 
-.PHONY: setup demo test test-fast bench bench-crash bench-drift bench-rollout bench-dashboard bench-simulate bench-encoding bench-fleet lint clean
+.PHONY: setup demo test test-fast bench bench-crash bench-drift bench-rollout bench-dashboard bench-simulate bench-encoding bench-fleet bench-evidence lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -72,11 +72,16 @@ bench: setup $(CHROMIUM)
 	$(PY) bench/crash.py
 	$(PY) bench/encoding.py
 	$(PY) bench/fleet.py
+	$(PY) bench/evidence.py
 
 ## make bench-fleet: the Fleet and model pages in Chromium on 50 models (goal < 1 s each), and one
 ## month of 'simulate' for 1, 10 and 50 models (goal: a flat cost per model).
 bench-fleet: setup $(CHROMIUM)
 	$(PY) bench/fleet.py
+
+## make bench-evidence: what the evidence record adds to a run (100k holdout rows x 12 segments)
+bench-evidence: setup
+	$(PY) bench/evidence.py
 
 ## make bench-simulate: a year of real flights through 'modelgate simulate' (BASELINE=path: an
 ## older checkout to compare with, e.g. a git worktree).

@@ -1,10 +1,13 @@
 """The statistics behind a decision: every metric and every segment, both models, with intervals.
 
-One set of bootstrap draws serves the whole table: each chunk of resamples becomes a matrix of
-row weights (resample counts, or whole groups drawn, as the comparison's bootstrap draws them),
-and every metric of both models, overall and per segment, is a weighted sum over it
-(``pipeline.metrics.weighted_metric``). Rows are sorted by the first segment column once, so its
-segments are contiguous slices of that matrix and cost no copy.
+One set of bootstrap draws serves the whole table. It is a Poisson bootstrap (each row, or each
+group of ``bootstrap_group``, weighs Poisson(1) times in a resample: the large-data form of the
+multinomial bootstrap, Hanley & MacGibbon 2006, Chamandy et al. 2012), with the weights looked
+up from 16 random bits, so a chunk of resamples is one matrix of weights. Every metric of both
+models, overall and per segment, is then a function of a few weighted sums (counts, errors,
+squared errors, confusion counts), all of them one matrix product per chunk; only ROC AUC needs
+the weights themselves (``pipeline.metrics.weighted_metric``). Rows are sorted by the first
+segment column once, so its segments are contiguous slices of that product's inputs.
 
 Improvements are positive when the challenger is better, in each metric's
 ``improvement_measure``; ``p_worse`` is the one-sided bootstrap p-value of "the challenger is not
@@ -13,16 +16,17 @@ worse" (small: it is significantly worse), ``p_better`` its mirror.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from pipeline.bootstrap import CHUNK_CELLS, _resample_counts, _resample_indices
+from pipeline.bootstrap import CHUNK_CELLS
 from pipeline.config import METRICS, metric_higher_is_better
 from pipeline.measures import default_measure, scaled
-from pipeline.metrics import score, weighted_metric
+from pipeline.metrics import EPS, _safe_div, _smape_rows, score, weighted_metric
 from pipeline.reports import Delta, finite
 
 MAX_SEGMENTS = 50  # per column, the largest; the rest are pooled as OTHER
@@ -44,14 +48,93 @@ def segment_codes(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, list[st
     return remap[codes], [str(labels[k]) for k in keep] + [OTHER]
 
 
-def _row_weights(
+# Poisson(1) by the inverse CDF over 65,536 equally likely values: each P(k) to within 1/65,536.
+_CDF = np.cumsum([math.exp(-1) / math.factorial(k) for k in range(20)])
+POISSON = np.searchsorted(_CDF * 65536, np.arange(65536) + 0.5).astype(np.float64)
+
+
+def _weights(
     rng: np.random.Generator, n: int, size: int, groups: np.ndarray | None, n_groups: int
 ) -> np.ndarray:
-    """(size, n) weights: how often each row is drawn, or how often its group is."""
+    """(size, n) Poisson(1) weights per row, or per group and shared by the group's rows."""
     if groups is None:
-        return _resample_counts(_resample_indices(rng, n, size))
-    drawn = _resample_counts(_resample_indices(rng, n_groups, size))
+        return POISSON[rng.integers(0, 65536, size=(size, n), dtype=np.uint16)]
+    drawn = POISSON[rng.integers(0, 65536, size=(size, n_groups), dtype=np.uint16)]
     return drawn[:, groups]
+
+
+def _stat_columns(
+    task: str, y: np.ndarray, a: np.ndarray, b: np.ndarray
+) -> tuple[np.ndarray, dict[str, int]]:
+    """The per-row values whose weighted sums give every metric of both models (``a``: the
+    champion, ``b``: the challenger), as one (n, K) matrix and the index of each column."""
+    cols: dict[str, np.ndarray] = {"one": np.ones(len(y)), "y": y, "y2": y * y}
+    for tag, p in (("a", a), ("b", b)):
+        if task == "regression":
+            e = np.abs(y - p)
+            cols[f"{tag}:ae"] = e
+            cols[f"{tag}:se"] = e * e
+            cols[f"{tag}:ape"] = e / np.maximum(np.abs(y), EPS)
+            cols[f"{tag}:sape"] = _smape_rows(y, p)
+        else:
+            hit, yb = p >= 0.5, y.astype(bool)
+            masks = {"tp": hit & yb, "fp": hit & ~yb, "fn": ~hit & yb, "tn": ~hit & ~yb}
+            for name, mask in masks.items():
+                cols[f"{tag}:{name}"] = mask.astype(float)
+            q = np.clip(p, EPS, 1 - EPS)
+            cols[f"{tag}:ll"] = -(y * np.log(q) + (1 - y) * np.log(1 - q))
+    return np.column_stack(list(cols.values())), {k: i for i, k in enumerate(cols)}
+
+
+def _from_sums(metric: str, s: np.ndarray, ix: Mapping[str, int], tag: str) -> np.ndarray | None:
+    """The metric of model ``tag`` under each resample, from its weighted sums ``s`` (B, K);
+    None for ROC AUC, which is not a function of sums. The formulas are
+    ``pipeline.metrics.weighted_metric``'s."""
+    sw = s[:, ix["one"]]
+
+    def g(name: str) -> np.ndarray:
+        return s[:, ix[f"{tag}:{name}"]]
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if metric in ("mae", "mape", "smape", "log_loss"):
+            key = {"mae": "ae", "mape": "ape", "smape": "sape", "log_loss": "ll"}[metric]
+            return np.asarray(g(key) / sw)
+        if metric == "rmse":
+            return np.asarray(np.sqrt(g("se") / sw))
+        if metric == "r2":
+            sse = g("se")
+            sst = s[:, ix["y2"]] - s[:, ix["y"]] ** 2 / sw
+            fit = 1 - sse / np.where(sst > 0, sst, 1)
+            return np.where(sst > 0, fit, np.where(sse == 0, 1.0, 0.0))
+        if metric == "roc_auc":
+            return None
+        tp, fp, fn, tn = g("tp"), g("fp"), g("fn"), g("tn")
+        if metric == "accuracy":
+            return np.asarray((tp + tn) / sw)
+        if metric == "precision":
+            return _safe_div(tp, tp + fp)
+        if metric == "recall":
+            return _safe_div(tp, tp + fn)
+        if metric == "f1":
+            return _safe_div(2 * tp, 2 * tp + fp + fn)
+    raise ValueError(f"Unknown metric {metric!r}")
+
+
+def _both(
+    metric: str,
+    s: np.ndarray,
+    ix: Mapping[str, int],
+    w: np.ndarray,
+    y: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both models' metric under each resample; NaN for a resample that drew no row."""
+    ma, mb = _from_sums(metric, s, ix, "a"), _from_sums(metric, s, ix, "b")
+    if ma is None or mb is None:  # ROC AUC: from the weights
+        ma, mb = weighted_metric(metric, w, y, a), weighted_metric(metric, w, y, b)
+    empty = s[:, ix["one"]] == 0
+    return np.where(empty, np.nan, ma), np.where(empty, np.nan, mb)
 
 
 def _summary(
@@ -143,15 +226,20 @@ def deltas(
     rng = np.random.default_rng(
         [seed, 7]
     )  # its own stream: the comparison's draws stay as they were
+    stats, ix = _stat_columns(task, y, a, b)
+    cuts = [  # per column: its rows in segment order, their sums' inputs, and the slice bounds
+        (perm, stats if perm is None else stats[perm], bounds) for perm, bounds in plans
+    ]
     chunk = max(1, min(n_resamples, CHUNK_CELLS // max(n, 1)))
     done = 0
     while done < n_resamples and n > 0:
         size = min(chunk, n_resamples - done)
-        w = _row_weights(rng, n, size, codes_g, n_groups)
+        w = _weights(rng, n, size, codes_g, n_groups)
+        sums = w @ stats
         for m in metrics:
-            ma, mb = weighted_metric(m, w, y, a), weighted_metric(m, w, y, b)
+            ma, mb = _both(m, sums, ix, w, y, a, b)
             overall[m].append(scaled(sign[m] * (mb - ma), ma, measure[m]))
-        for (perm, bounds), store in zip(plans, by_segment, strict=True):
+        for (perm, rows, bounds), store in zip(cuts, by_segment, strict=True):
             ws, ys, as_, bs = (
                 (w, y, a, b) if perm is None else (w[:, perm], y[perm], a[perm], b[perm])
             )
@@ -160,12 +248,9 @@ def deltas(
                 if hi - lo == 0:
                     continue
                 part = ws[:, lo:hi]
-                ok = part.sum(axis=1) > 0  # a resample may miss a small segment entirely
-                ma = np.full(size, np.nan)
-                mb = np.full(size, np.nan)
-                if ok.any():
-                    ma[ok] = weighted_metric(primary, part[ok], ys[lo:hi], as_[lo:hi])
-                    mb[ok] = weighted_metric(primary, part[ok], ys[lo:hi], bs[lo:hi])
+                ma, mb = _both(
+                    primary, part @ rows[lo:hi], ix, part, ys[lo:hi], as_[lo:hi], bs[lo:hi]
+                )
                 store[k].append(scaled(sign[primary] * (mb - ma), ma, measure[primary]))
         done += size
 

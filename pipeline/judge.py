@@ -69,6 +69,11 @@ def airflow_link(cfg: Config, dag_id: str, run_id: str) -> str:
     return f"{base}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
 
 
+def holdout_fingerprint(frame: pd.DataFrame) -> str:
+    """The holdout's row set, hashed: two decisions with the same fingerprint saw the same rows."""
+    return data_mod.fingerprint(frame)
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Judged:
     """A comparison with what the evidence record needs beyond it."""
@@ -148,7 +153,7 @@ def compare_on_holdout(
         comparison=comparison,
         errors=evidence.error_distributions(cfg.task, y, champ_pred, ch_pred),
         holdout_rows=len(w.holdout),
-        holdout_fingerprint=data_mod.fingerprint(w.holdout),
+        holdout_fingerprint=holdout_fingerprint(w.holdout),
         train_rows=len(w.train),
         source=ds.source,
     )

@@ -115,22 +115,34 @@ def test_airflow_dags_test_command_runs_the_whole_loop(airflow_db, mg_home):
 
 
 def test_monthly_runs_promote_review_and_reject(dag, mg_home):
-    """Four months of the demo: first champion, a loss, a small win, and a significant win."""
+    """Four months of the demo: first champion, a loss, a small win, and a significant win of
+    +6.2% whose lower confidence bound falls short of the 5% bar: a review, not a promotion."""
     outcomes = []
     for day in ("2025-01-01T02:00", "2025-02-01T02:00", "2025-06-01T02:00", "2025-09-01T02:00"):
         dr = _run(dag, day, reasons=["schedule"])
         assert str(dr.state) in ("success", "DagRunState.SUCCESS")
         with _registry() as reg:
             outcomes.append(reg.decision(dr.run_id)["outcome"])
-    assert outcomes == ["promote", "reject", "review", "promote"]
+    assert outcomes == ["promote", "reject", "review", "review"]
     with _registry() as reg:
         st = reg.status()
-        assert st["champion"]["version"] == 4
-        assert (
-            st["pending_reviews"] == 0
-        )  # the June review expired at the September run (14-day TTL)
-        assert [r.status for r in reg.reviews()] == ["expired"]
+        assert st["champion"]["version"] == 1
+        # the June review expired at the September run (14-day TTL); September's waits
+        assert [r.status for r in reg.reviews()] == ["expired", "pending"]
+        why = " ".join(reg.decision(dr.run_id)["reasons"])
+        assert "lower confidence bound" in why and "does not" in why
+        assert reg.evidence_for_run(dr.run_id)["_verified"]
         assert reg.verify_audit().ok
+
+
+def test_the_point_gate_promotes_the_significant_win(dag, mg_home, monkeypatch):
+    """promotion_gate = point: the same September challenger (+6.2%, p < 0.05) is promoted."""
+    monkeypatch.setenv("MODELGATE_PROMOTION_GATE", "point")
+    for day in ("2025-01-01T02:00", "2025-09-01T02:00"):
+        dr = _run(dag, day, reasons=["schedule"])
+    with _registry() as reg:
+        assert reg.decision(dr.run_id)["outcome"] == "promote"
+        assert reg.status()["champion"]["version"] == 2
 
 
 def test_run_without_trigger_is_skipped(dag, mg_home):
