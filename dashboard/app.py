@@ -3,6 +3,10 @@
 The navigation is rebuilt on every run from the signed-in user's role as the registry has it now:
 viewers see the monitoring pages, admins also Reviews, Rollback and Users. Pages that write go
 through ``dashboard.actions``, which checks the role again on the server side.
+
+A link to any page (an email's ``/reviews?model=beds&review=3``, a bookmark, a reload) works
+while signed out: every page's URL then shows the sign-in form, and signing in reruns the same
+URL, query included, as the page it names. A viewer opening an admin page is told so.
 """
 
 from __future__ import annotations
@@ -56,8 +60,26 @@ def logout() -> None:
 with common.registry() as reg:
     user = common.signed_in(reg)
 
+MONITOR_PATHS = ("fleet", "overview", "drift", "models", "rollouts", "audit")
+ADMIN_PATHS = ("reviews", "rollback", "users")
+
+
+def admins_only() -> None:
+    st.title("For admins")
+    st.warning(
+        f"This page is for admins; you are signed in as {common.md(common.username())}, a viewer."
+    )
+
+
 if user is None:
-    page = st.navigation([st.Page(login, title="Sign in", url_path="login")], position="hidden")
+    # Every page's URL signs in first, and then is that page: deep links survive the sign-in.
+    stand_ins = [
+        st.Page(login, title="Sign in", url_path=path) for path in (*MONITOR_PATHS, *ADMIN_PATHS)
+    ]
+    page = st.navigation(
+        [st.Page(login, title="Sign in", url_path="login", default=True), *stand_ins],
+        position="hidden",
+    )
 else:
     # Several models land on the Fleet page; one model on its Overview, as before the fleet.
     fleet = len(common.model_names()) > 1
@@ -104,6 +126,11 @@ else:
                 PAGES / "rollback.py", title="Rollback", icon=":material/undo:", url_path="rollback"
             ),
             st.Page(PAGES / "users.py", title="Users", icon=":material/group:", url_path="users"),
+        ]
+    else:  # a link to an admin page tells a viewer why it is not theirs
+        monitor += [
+            st.Page(admins_only, title="For admins", url_path=path, visibility="hidden")
+            for path in ADMIN_PATHS
         ]
     page = st.navigation(sections)
     common.model_picker()

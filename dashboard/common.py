@@ -44,6 +44,15 @@ def current_model() -> str:
     return names[0]
 
 
+def focused_review() -> int | None:
+    """The review a link asks for (``?review=N``), or None."""
+    raw = st.query_params.get("review")
+    try:
+        return int(raw) if raw is not None else None
+    except ValueError:
+        return None
+
+
 def config() -> Config:
     """The settings of the model the pages show."""
     return load_config(model=current_model())
@@ -247,11 +256,21 @@ def _plain(v: Any) -> str:
 
 
 def table(rows: list[dict[str, Any]], columns: dict[str, str], **kwargs: Any) -> None:
-    """A read-only table with friendly column titles (``columns`` maps key -> title)."""
+    """A read-only table with friendly column titles (``columns`` maps key -> title). Up to
+    ``TABLE_ROWS`` rows it is as tall as its rows (Streamlit's default shows ten and scrolls the
+    rest out of sight); a longer one scrolls in a box that shows ``TABLE_ROWS``."""
     frame = pd.DataFrame([{title: r.get(key) for key, title in columns.items()} for r in rows])
     if frame.empty:
         frame = pd.DataFrame(columns=list(columns.values()))
+    kwargs.setdefault("height", table_height(len(frame)))
     st.dataframe(frame, hide_index=True, width="stretch", **kwargs)
+
+
+TABLE_ROWS = 30
+
+
+def table_height(rows: int) -> Any:
+    return "content" if rows <= TABLE_ROWS else 36 * (TABLE_ROWS + 1)
 
 
 def confirm_buttons(

@@ -11,7 +11,8 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from pipeline.config import Config
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, ModelGateError
+from pipeline.events import check_event
 
 if TYPE_CHECKING:
     pass
@@ -172,6 +173,10 @@ def cmd_audit(cfg: Config, args: argparse.Namespace) -> int:
                 print(f"Audit log BROKEN{where}: {'; '.join(chain.problems)}.", file=sys.stderr)
             return 0 if chain.ok else 1
         model = getattr(args, "named_model", None)  # a model named: its events only
+        if args.event is not None:
+            problem = check_event(args.event, reg.audit_facets()["event"])
+            if problem:
+                raise ModelGateError(problem)
         rows = reg.audit_log(limit=args.limit, event=args.event, model=model)
         several = len(reg.models()) > 1
     if args.json:

@@ -250,6 +250,7 @@ def evidence_record(
             "n_holdout": c.n_holdout,
             "effective_n": c.effective_n,
             "bootstrap_groups": c.bootstrap_groups,
+            "n_groups": c.n_groups,
             "n_resamples": c.n_resamples,
             "baseline": c.baseline,
             "baseline_value": finite(c.baseline_value),

@@ -181,6 +181,8 @@ _LABELS = {
     "superseded_by": "Superseded by review",
     "by_version": "Newer challenger",
     "reviews": "Open reviews",
+    "guardrails": "Guardrails broken",
+    "decision_id": "Evidence",
 }
 
 
@@ -191,6 +193,10 @@ def _value(key: str, value: Any) -> str:
         return f"{value:,.0f}"
     if key == "promotion_id":
         return f"modelgate veto {value} --by NAME --reason TEXT"
+    if key == "decision_id":
+        return f"modelgate decisions show {value}"
+    if key == "guardrails":
+        return "; ".join(map(str, value))
     if isinstance(value, float):
         return _num(value)
     if isinstance(value, (list, tuple)):
@@ -207,10 +213,15 @@ def render(cfg: Config, event: str, facts: dict[str, Any]) -> Rendered:
         for k in _LABELS
         if k in facts and facts[k] not in (None, "", [])
     ]
+    query: dict[str, Any] = {}
     if cfg.model != "default":  # a fleet: say which model, and open the dashboard on it
         subject = f"[ModelGate {cfg.model}] {subject_for(event, facts)}"
-        link += "?" + urllib.parse.urlencode({"model": cfg.model})
+        query["model"] = cfg.model
         rows.insert(0, ("Model", cfg.model))
+    if PAGES.get(event) == "reviews" and isinstance(facts.get("review_id"), int):
+        query["review"] = facts["review_id"]  # the review's own page, with its evidence
+    if query:
+        link += "?" + urllib.parse.urlencode(query)
     text = "\n".join(
         [
             subject.split("] ", 1)[1],

@@ -213,7 +213,22 @@ class DecisionsMixin(OutboxMixin):
             "FROM comparisons WHERE model = ? AND run_id = ?",
             [self.model, run_id],
         )
-        return {k: v for k, v in (comp or {}).items() if v is not None}
+        facts = {k: v for k, v in (comp or {}).items() if v is not None}
+        ev = self._one(
+            "SELECT decision_id, json_extract(body, '$.policy.rules') AS rules FROM evidence "
+            "WHERE model = ? AND run_id = ?",
+            [self.model, run_id],
+        )
+        if ev is not None:  # the evidence behind it: where to read it, and what it flagged
+            facts["decision_id"] = ev["decision_id"]
+            broken = [
+                r["sentence"]
+                for r in json.loads(ev["rules"] or "[]")
+                if r["fired"] and r["name"].startswith(("guardrail:", "segment:"))
+            ]
+            if broken:
+                facts["guardrails"] = broken
+        return facts
 
     def decision(self, run_id: str) -> dict[str, Any] | None:
         return _decode(

@@ -73,6 +73,7 @@ st.dataframe(
     table,
     hide_index=True,
     width="stretch",
+    height=common.table_height(len(table)),
     column_config={
         "model": st.column_config.LinkColumn(
             "model", display_text=r"overview\?model=(.*)", help="open this model"

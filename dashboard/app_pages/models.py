@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import common
+from dashboard import common, evidence_panel
 
 cfg = common.config()
 st.title("Models")
@@ -102,40 +102,44 @@ if comparisons:
     c = by_id[cid]
     with common.registry() as reg:
         decision = reg.decision(c["run_id"])
-    a, b, d, e = st.columns(4)
-    a.metric(f"challenger {common.md(c['metric'])}", common.num(c["challenger_value"]))
-    b.metric(f"champion {common.md(c['metric'])}", common.num(c["champion_value"]))
-    d.metric(common.improvement_label(c), common.pct(c["relative_improvement"]))
-    e.metric("p-value (bootstrap)", common.num(c["p_value"], 3))
-    level = c.get("ci_level") or 0.95
-    st.markdown(
-        f"{level:.0%} bootstrap interval of the improvement in {common.md(c['metric'])} "
-        "(positive: the challenger is better): "
-        f"**{common.num(c['ci_low'])} to {common.num(c['ci_high'])}** "
-        f"({c['n_resamples']:,} paired resamples of {c['n_holdout']:,} holdout rows; "
-        f"paired t-test p = {common.num(c['ttest_p_value'], 3)})."
-    )
-    evidence = common.baseline_text(c, cfg.alpha)
-    st.caption(common.sampling_text(c) + (" " + evidence if evidence else ""))
-    if not c["challenger_valid"]:
-        st.warning(f"The challenger was not valid: {common.md(c['invalid_reason'])}")
-    rows = []
-    for name in sorted(set(c["challenger_metrics"] or {}) | set(c["champion_metrics"] or {})):
-        new = (c["challenger_metrics"] or {}).get(name)
-        old = (c["champion_metrics"] or {}).get(name)
-        rows.append(
-            {
-                "metric": name,
-                "champion": old,
-                "challenger": new,
-                "change": None if new is None or old is None else new - old,
-            }
+        record = reg.evidence_for_run(c["run_id"])
+    if record is not None:  # the decision's evidence, as the review page shows it
+        evidence_panel.render(record, key=f"models_{cid}")
+    else:  # a comparison from before evidence records
+        a, b, d, e = st.columns(4)
+        a.metric(f"challenger {common.md(c['metric'])}", common.num(c["challenger_value"]))
+        b.metric(f"champion {common.md(c['metric'])}", common.num(c["champion_value"]))
+        d.metric(common.improvement_label(c), common.pct(c["relative_improvement"]))
+        e.metric("p-value (bootstrap)", common.num(c["p_value"], 3))
+        level = c.get("ci_level") or 0.95
+        st.markdown(
+            f"{level:.0%} bootstrap interval of the improvement in {common.md(c['metric'])} "
+            "(positive: the challenger is better): "
+            f"**{common.num(c['ci_low'])} to {common.num(c['ci_high'])}** "
+            f"({c['n_resamples']:,} paired resamples of {c['n_holdout']:,} holdout rows; "
+            f"paired t-test p = {common.num(c['ttest_p_value'], 3)})."
         )
-    common.table(
-        rows,
-        {"metric": "metric", "champion": "champion", "challenger": "challenger", "change": "Δ"},
-    )
-    if decision:
-        st.markdown(f"**Decision: {common.md(decision['outcome'])}**")
-        for reason in decision["reasons"] or []:
-            st.markdown(f"- {common.md(reason)}")
+        evidence = common.baseline_text(c, cfg.alpha)
+        st.caption(common.sampling_text(c) + (" " + evidence if evidence else ""))
+        if not c["challenger_valid"]:
+            st.warning(f"The challenger was not valid: {common.md(c['invalid_reason'])}")
+        rows = []
+        for name in sorted(set(c["challenger_metrics"] or {}) | set(c["champion_metrics"] or {})):
+            new = (c["challenger_metrics"] or {}).get(name)
+            old = (c["champion_metrics"] or {}).get(name)
+            rows.append(
+                {
+                    "metric": name,
+                    "champion": old,
+                    "challenger": new,
+                    "change": None if new is None or old is None else new - old,
+                }
+            )
+        common.table(
+            rows,
+            {"metric": "metric", "champion": "champion", "challenger": "challenger", "change": "Δ"},
+        )
+        if decision:
+            st.markdown(f"**Decision: {common.md(decision['outcome'])}**")
+            for reason in decision["reasons"] or []:
+                st.markdown(f"- {common.md(reason)}")

@@ -1,10 +1,16 @@
-"""Reviews (admins): the pending queue with each comparison; approve or reject with a reason."""
+"""Reviews (admins): the pending queue, each review with its evidence record (metrics with
+guardrails, segments, error plots, drift, windows, rules); approve or reject with a reason.
+
+``?review=N`` (with ``?model=``) opens one review on its own, the link every review email
+carries; it survives the sign-in (``dashboard.app``).
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import actions, common
+from dashboard import actions, common, evidence_panel
+from pipeline import evidence_view as view
 
 cfg = common.config()
 st.title("Reviews")
@@ -45,6 +51,12 @@ with common.registry() as reg:
     decided = [r for r in reversed(reg.reviews()) if r.status != "pending"][:20]
     promotions = reg.pending_promotions()
     details = {r.id: (reg.comparison(r.run_id) or {}, reg.approvals(r.id)) for r in pending}
+    focus = common.focused_review()
+    focused = None if focus is None else next((r for r in reg.reviews() if r.id == focus), None)
+    shown = pending if focus is None else [r for r in pending if r.id == focus]
+    evidence = {
+        r.id: reg.evidence_for_run(r.run_id) for r in [*shown, *([focused] if focused else [])]
+    }
     clock = reg.logical_now()
     common.auto_refresh(reg)
 current = champ.version if champ else None
@@ -106,10 +118,31 @@ if promotions:
                 kwargs={"promotion_id": p["id"], "version": p["version"]},
             )
 
-st.subheader(f"Pending reviews ({len(pending)})")
-if not pending:
-    st.info("Nothing to review.")
-for r in pending:
+
+def _focus(review_id: int | None) -> None:
+    if review_id is None:
+        st.query_params.pop("review", None)
+    else:
+        st.query_params["review"] = str(review_id)
+
+
+if focus is not None:
+    st.button("Show every review", on_click=_focus, args=(None,), key="mg_all")
+    if focused is None:
+        st.warning(f"Review {focus} does not exist for model {common.md(cfg.model)}.")
+    elif focused.status != "pending":
+        st.info(
+            f"Review {focused.id} is {common.md(focused.status)}"
+            + (f" by {common.md(focused.decided_by)}" if focused.decided_by else "")
+            + (f": {common.md(focused.reason)}" if focused.reason else ".")
+        )
+        if evidence.get(focused.id):
+            evidence_panel.render(evidence[focused.id], key=f"ev_{focused.id}")
+else:
+    st.subheader(f"Pending reviews ({len(pending)})")
+    if not pending:
+        st.info("Nothing to review.")
+for r in shown:
     comp, votes = details[r.id]
     stale = r.expected_champion != current
     expired = clock is not None and r.expires_at <= clock
@@ -121,7 +154,23 @@ for r in pending:
             f"Requested {common.md(common.when(r.requested_at))} by run {common.md(r.run_id)} · "
             f"expires {common.md(common.when(r.expires_at))}"
         )
-        if comp:
+        ev = evidence.get(r.id)
+        if ev is not None:
+            if focus is None:
+                st.markdown(common.md(view.headline(ev)))
+                st.caption(common.md(" ".join(ev.get("reasons") or [])))
+                baseline = common.baseline_text(comp, cfg.alpha) if comp else None
+                if comp:
+                    st.caption(common.sampling_text(comp) + (" " + baseline if baseline else ""))
+                st.button(
+                    f"Open review {r.id} with its evidence",
+                    key=f"open_{r.id}",
+                    on_click=_focus,
+                    args=(r.id,),
+                )
+            else:
+                evidence_panel.render(ev, key=f"ev_{r.id}")
+        elif comp:  # a review from before evidence records: the comparison's figures
             a, b, c, d = st.columns(4)
             a.metric(
                 f"challenger {common.md(comp['metric'])}", common.num(comp["challenger_value"])
@@ -129,14 +178,8 @@ for r in pending:
             b.metric(f"champion {common.md(comp['metric'])}", common.num(comp["champion_value"]))
             c.metric(common.improvement_label(comp), common.pct(comp["relative_improvement"]))
             d.metric("p-value", common.num(comp["p_value"], 3))
-            if comp.get("ci_low") is not None:
-                st.caption(
-                    f"{(comp.get('ci_level') or 0.95):.0%} interval of the improvement in "
-                    f"{common.md(comp['metric'])}: {common.num(comp['ci_low'])} to "
-                    f"{common.num(comp['ci_high'])}"
-                )
-            evidence = common.baseline_text(comp, cfg.alpha)
-            st.caption(common.sampling_text(comp) + (" " + evidence if evidence else ""))
+            baseline = common.baseline_text(comp, cfg.alpha)
+            st.caption(common.sampling_text(comp) + (" " + baseline if baseline else ""))
         if votes:
             st.markdown(
                 f"Approvals: {len(votes)} of {cfg.approvals_required} ("
@@ -156,6 +199,17 @@ for r in pending:
                 f"Expired at {common.when(r.expires_at)} (the newest run is at "
                 f"{common.md(common.when(clock))}); the next run closes it."
             )
+        st.caption(
+            "Approve: the challenger becomes champion, if the champion is still the one it was "
+            "compared with"
+            + (
+                f" and {cfg.approvals_required} admins approve"
+                if cfg.approvals_required > 1
+                else ""
+            )
+            + ". Reject: the champion stays and the next run compares again. Both ask for a reason, "
+            "which the audit log keeps."
+        )
         left, right, _ = st.columns([1, 1, 4])
         left.button(
             "Approve",

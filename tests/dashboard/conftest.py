@@ -11,7 +11,7 @@ from pipeline.config import load_config
 from tests.dashboard.seed import env_for, populate
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
-SETTINGS = {"review_ttl_days": 60}
+SETTINGS = {"review_ttl_days": 60, "segment_columns": "ward"}
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,8 @@ def env_for(home: Path, **settings: object) -> dict[str, str]:
 
 
 def populate(home: Path, **settings: object) -> Config:
-    settings = {"review_ttl_days": 60, **settings}  # the June review stays pending
+    # the June review stays pending; its evidence has a per-ward table
+    settings = {"review_ttl_days": 60, "segment_columns": "ward", **settings}
     cfg = load_config(env=env_for(home, **settings), path=os.devnull)
     with Registry.open(cfg, create=True) as reg:
         for month in range(1, 7):

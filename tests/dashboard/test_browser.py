@@ -276,6 +276,63 @@ def test_a_fleet_journey_from_the_fleet_to_a_models_review(
         assert reg.current_champion().version == 1 and len(reg.reviews("pending")) == 1
 
 
+def test_an_email_link_opens_its_review_after_sign_in(browser, server, dash_cfg):
+    """The review email's link, opened signed out: the sign-in form (no 'Page not found'), then
+    that review with its evidence; the per-ward table is read and the review approved."""
+    from registry import Registry
+
+    with Registry.open(dash_cfg) as reg:
+        (review,) = reg.reviews("pending")
+        (email,) = [m for m in reg.outbox(200) if m["event"] == "review_requested"]
+    link = re.search(r"Open the dashboard: (\S+)", email["text"])[1]
+    assert link.endswith(f"/reviews?review={review.id}")
+    link = server + link.split(":8501", 1)[1]  # the test's server instead of the default port
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        page = context.new_page()
+        page.goto(link)
+        expect(page.get_by_role("button", name="Log in")).to_be_visible()
+        expect(page.get_by_text("Page not found")).to_have_count(0)
+        log_in(page, "ada")
+        expect(page.get_by_role("heading", name="Reviews", exact=True)).to_be_visible()
+        expect(page.get_by_text(f"Review {review.id}: version 6 vs champion v1")).to_be_visible()
+        expect(page).to_have_url(re.compile(rf"/reviews\?review={review.id}$"))
+        expect(page.get_by_text("Per segment (ward)")).to_be_visible()
+        cells = page.locator("td[role=gridcell]")
+        for ward in ("W01", "W12"):  # the segment table's rows, one per ward
+            expect(cells.filter(has_text=re.compile(rf"^{ward}$"))).to_have_count(1)
+        expect(page.get_by_text("Every metric, both models, the same holdout rows")).to_be_visible()
+        expect(page.get_by_role("link", name="Open the run in Airflow")).to_be_visible()
+        expect(page.get_by_text("Page not found")).to_have_count(0)
+        shot(page, "review")
+        page.get_by_text("Errors of both models on the holdout").scroll_into_view_if_needed()
+        shot(page, "review-evidence")
+        page.get_by_role("button", name="Approve", exact=True).click()
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_label("Reason").fill("no ward is worse beyond noise")
+        dialog.get_by_label("Reason").press("Enter")
+        dialog.get_by_role("button", name="Confirm approval").click()
+        expect(
+            page.get_by_text(f"Approved review {review.id}: version 6 is now the champion.")
+        ).to_be_visible()
+    finally:
+        context.close()
+    with Registry.open(dash_cfg) as reg:
+        assert reg.current_champion().version == 6
+
+
+def test_a_reload_of_any_page_signs_in_to_that_page(page):
+    log_in(page, "vic")
+    open_page(page, "Drift")
+    page.reload()  # a new session: signed out, but still on /drift
+    log_in(page, "vic")
+    expect(page.get_by_role("heading", name="Drift", exact=True)).to_be_visible()
+    page.goto(page.url.rsplit("/", 1)[0] + "/reviews")  # an admin page, as a viewer
+    log_in(page, "vic")
+    expect(page.get_by_text("This page is for admins")).to_be_visible()
+
+
 def visit_every_page(page, name: str, *, signed_in: bool = False) -> None:
     """Sign in and open every page the account may see, waiting for each to render."""
     if not signed_in:

@@ -409,8 +409,9 @@ def test_a_fleet_models_notification_names_it_and_links_to_it():
     facts = {"version": 3, "previous": 2, "review_id": 7}
     plain = render(base, "review_requested", facts)
     assert plain.subject.startswith("[ModelGate] ") and "?model=" not in plain.text
+    assert "Open the dashboard: http://dash:8501/reviews?review=7" in plain.text
     beds = render(dataclasses.replace(base, model="beds"), "review_requested", facts)
     assert beds.subject.startswith("[ModelGate beds] Review requested: version 3")
     assert "Model: beds" in beds.text
-    assert "Open the dashboard: http://dash:8501/reviews?model=beds" in beds.text
-    assert "href='http://dash:8501/reviews?model=beds'" in beds.html
+    assert "Open the dashboard: http://dash:8501/reviews?model=beds&review=7" in beds.text
+    assert "href='http://dash:8501/reviews?model=beds&amp;review=7'" in beds.html
