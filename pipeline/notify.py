@@ -40,6 +40,7 @@ EVENTS = (
     "review_digest",
     "promotion_vetoed",
     "promotion_stale",
+    "rollout_started",
     "rollout_decision",
     "pipeline_failed",
     "test",
@@ -57,6 +58,7 @@ PAGES = {
     "promotion_stale": "reviews",
     "review_superseded": "reviews",
     "review_digest": "reviews",
+    "rollout_started": "rollouts",
     "rollout_decision": "rollouts",
     "pipeline_failed": "",
     "test": "",
@@ -130,6 +132,14 @@ def subject_for(event: str, f: dict[str, Any]) -> str:
         )
     if event == "review_digest":
         return f"{f.get('count')} open reviews in {f.get('week')}"
+    if event == "rollout_started":  # the champion has not changed: a share of traffic has
+        share = f.get("share")
+        serves = f"serves {float(share):.0%}" if share is not None else "starts serving"
+        return (
+            f"Rollout started: version {v} {serves} against champion version {f.get('previous')} "
+            f"({f.get('strategy')}, {_pct(f.get('relative_improvement'))} {m}); "
+            "not promoted yet"
+        )
     if event == "rollout_decision":
         share = f.get("share")
         at = f" at {float(share):.0%}" if share is not None else ""

@@ -76,7 +76,7 @@ class RolloutsMixin(ChampionMixin):
             )
             self._notify(
                 db,
-                "rollout_decision",
+                "rollout_started",
                 f"rollout_started:{rid}",
                 {
                     "rollout_id": rid,

@@ -65,10 +65,17 @@ else:
     )
 
 if live is not None:
-    st.info(
+    against = f"v{live['champion_version']}"
+    moved = champ is not None and champ.version != live["champion_version"]
+    (st.warning if moved else st.info)(
         f"Rollout {live['id']} ({common.md(live['strategy'])}, {common.md(live['status'])}): "
         f"version {live['version']} "
-        f"serves {live['share']:.0%} of traffic against champion v{live['champion_version']}."
+        + (
+            f"was rolling out against {against}, which is no longer the champion (now "
+            f"v{champ.version}): the rollout monitor aborts it at its next run."
+            if moved and champ is not None
+            else f"serves {live['share']:.0%} of traffic against champion {against}."
+        )
     )
     st.page_link("app_pages/rollouts.py", label="Open the rollout", icon=":material/alt_route:")
 
@@ -111,6 +118,13 @@ common.table(
             "dag": dag_label(r["dag_id"]),
             "why": triggers_text(r["trigger_reasons"]),
             "challenger": f"v{r['challenger_version']}" if r["challenger_version"] else "",
+            # as the run ended: a decision whose next task failed is a failed run, with its error
+            "outcome": (
+                f"failed: {r.get('error') or 'see Airflow'}"
+                + (f" (after deciding {r['outcome']})" if r.get("outcome") else "")
+                if r["status"] == "failed"
+                else r["outcome"]
+            ),
         }
         for r in runs
     ],
@@ -119,7 +133,7 @@ common.table(
         "dag": "DAG",
         "why": "triggered by",
         "challenger": "challenger",
-        "outcome": "decision",
+        "outcome": "ended",
         "status": "status",
         "run_id": "run",
     },

@@ -35,7 +35,8 @@ with common.registry() as reg:
             f"{i}: version {by_id[i]['version']} vs v{by_id[i]['champion_version']} — "
             f"{by_id[i]['strategy']}, {by_id[i]['status']}"
         ),
-        key="rollout_id",
+        # a new widget when any status changes, so the labels never show a state gone by
+        key="rollout_id:" + ",".join(f"{r['id']}={r['status']}" for r in rollouts),
     )
     row = by_id[rid]
     events = reg.rollout_events(rid)

@@ -148,8 +148,23 @@ def test_overview_shows_the_champion_pending_review_and_runs(dash_cfg):
     assert "Champion: version 1" in [s.value for s in at.subheader]
     assert "Review **1**: version 6" in texts(at)
     runs = at.dataframe[0].value
-    assert len(runs) == 6 and set(runs["decision"]) == {"promote", "reject", "review"}
+    assert len(runs) == 6 and set(runs["ended"]) == {"promote", "reject", "review"}
     assert at.metric[1].value == "1"  # pending reviews
+
+
+def test_a_run_whose_promote_failed_shows_as_failed_with_its_error(dash_cfg):
+    with Registry.open(dash_cfg) as reg:
+        reg.record_failure(
+            run_id="scheduled__2025-01-01",
+            dag_id="modelgate_retrain__default",
+            task_id="promote",
+            error="Conflict: the champion changed",
+        )
+    runs = sign_in("ada").dataframe[0].value
+    row = runs[runs["run"] == "scheduled__2025-01-01"].iloc[0]
+    assert row["ended"] == (
+        "failed: promote: Conflict: the champion changed (after deciding promote)"
+    )
 
 
 def test_drift_page_shows_a_checks_features_and_a_distribution(dash_cfg):
@@ -391,6 +406,8 @@ def test_an_admin_pauses_a_rollout_from_the_page(dash_cfg):
         assert reg.get_rollout(rid)["status"] == "paused"
         assert reg.audit_log(event="rollout_paused")[0]["actor"] == "ada"
     assert at.button(key="rollout_resume")  # now it can be resumed
+    (picker,) = [s for s in at.selectbox if s.label == "Rollout"]
+    assert picker.value == rid and picker.options[0].endswith("gradual, paused")  # relabelled
 
 
 def test_md_escapes_every_markdown_and_html_construct():
@@ -417,3 +434,20 @@ def test_the_review_card_and_a_comparison_show_the_baseline_and_the_bootstrap_un
     assert "Bootstrap resampled whole groups, rows sharing a timestamp (" in texts(
         goto(at, "models")
     )
+
+
+def test_overview_says_a_rollout_whose_champion_changed_will_be_aborted(dash_cfg):
+    add_rollout(dash_cfg)  # v6 against v1
+    with Registry.open(dash_cfg) as reg:
+        reg.promote(
+            version=2,
+            expected_champion=1,
+            run_id="manual-fix",
+            at="2025-06-05T00:00:00",
+            reason="hotfix",
+            facts={},
+        )
+    at = sign_in("ada")
+    (warning,) = [shown(w.value) for w in at.warning if "Rollout" in shown(w.value)]
+    assert "against v1, which is no longer the champion (now v2)" in warning
+    assert "aborts it at its next run" in warning

@@ -57,6 +57,15 @@ def test_an_automatic_promotion_starts_a_rollout_instead(seeded, tmp_path):
         # The mixing variance is fixed before any traffic: from the champion's holdout MAE.
         holdout_mae = reg.comparison("scheduled__2025-06-01")["champion_metrics"]["mae"]
         assert row["plan"]["loss_scale"] == pytest.approx(holdout_mae)
+        # Its email says a rollout started, not that the champion changed.
+        started = [m for m in reg.outbox(200) if m["key"] == "rollout_started:1"]
+        assert [m["event"] for m in started] == ["rollout_started"]
+        assert started[0]["subject"] == (
+            "[ModelGate] Rollout started: version 6 serves 10% against champion version 1 "
+            "(gradual, +2.99% mae); not promoted yet"
+        )
+        promoted = [m for m in reg.outbox(200) if m["event"] == "promoted"]
+        assert all("version 6" not in m["subject"] for m in promoted)
 
 
 def test_a_gradual_rollout_ramps_and_completes(seeded, tmp_path):
