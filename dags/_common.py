@@ -56,7 +56,7 @@ def step(model: str, dag_id: str, name: str, *args: Any) -> Any:
 
     cfg = load_config(model=model)
     ctx = run_context(get_current_context(), dag_id)
-    with open_registry(cfg) as reg:
+    with open_registry(cfg) as reg, reg.at(ctx.as_of_iso):  # its events happen at the run's time
         return getattr(loop, name)(cfg, reg, ctx, *args)
 
 

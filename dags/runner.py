@@ -56,7 +56,9 @@ class _Stop(Exception):
     pass
 
 
-def _run(dag: Any, when: dt.datetime, conf: dict[str, Any], out: TextIO) -> str:
+def _run(
+    dag: Any, when: dt.datetime, conf: dict[str, Any], out: TextIO, *, simulated: bool = False
+) -> str:
     import pendulum
 
     if STOP_FILE is not None and STOP_FILE.exists():
@@ -70,7 +72,10 @@ def _run(dag: Any, when: dt.datetime, conf: dict[str, Any], out: TextIO) -> str:
     # dag.test() parses the folder again: only this DAG's model, whatever the fleet's size.
     os.environ[ONLY] = (dag_model(dag.dag_id) or ("", ""))[1]
     # dag.test() keeps the previous run's params on the DAG object: always pass every param.
-    dr = dag.test(logical_date=logical, run_conf=conf)
+    # A simulated run is due at its logical time, so its id carries it (manual__2025-06-01T02:00…)
+    # rather than the wall clock's.
+    extra = {"run_after": logical} if simulated else {}
+    dr = dag.test(logical_date=logical, run_conf=conf, **extra)
     state = str(getattr(dr.state, "value", dr.state))
     out.write(
         json.dumps(
@@ -152,10 +157,15 @@ def _main(args: argparse.Namespace) -> int:
                             at,
                             {**RETRAIN_DEFAULTS, "data_path": data_path, "reasons": ["schedule"]},
                             out,
+                            simulated=True,
                         )
                         continue
                     run_id = _run(
-                        monitor, at, {"data_path": data_path, "trigger_retraining": False}, out
+                        monitor,
+                        at,
+                        {"data_path": data_path, "trigger_retraining": False},
+                        out,
+                        simulated=True,
                     )
                     reasons = _requested(cfg, run_id)
                     if reasons:
@@ -164,6 +174,7 @@ def _main(args: argparse.Namespace) -> int:
                             at + dt.timedelta(minutes=30),
                             {**RETRAIN_DEFAULTS, "data_path": data_path, "reasons": reasons},
                             out,
+                            simulated=True,
                         )
                 if _rollout_live(cfg):
                     _run(
@@ -171,6 +182,7 @@ def _main(args: argparse.Namespace) -> int:
                         day.replace(hour=4),
                         {"data_path": data_path, "requests": traffic},
                         out,
+                        simulated=True,
                     )
             day += dt.timedelta(days=1)
     return 0

@@ -8,7 +8,6 @@ if a page shows a button it should not. The CLI, which is trusted with the regis
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from pipeline import auth
@@ -179,7 +178,7 @@ def do_rollout_control(
         kind=kind,
         actor=by,
         reason=reason,
-        at=dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(timespec="seconds"),
+        at=reg.effective_now(),
         expect_status=expect,
         status=status,
         step_index=last_step if action == "promote" else None,

@@ -185,8 +185,19 @@ def cmd_audit(cfg: Config, args: argparse.Namespace) -> int:
     for r in rows:
         r["details"] = json.dumps(r["details"], sort_keys=True)[:80]
         r["model"] = r.get("model") or "-"
-    columns = ["seq", "at", "actor", "event", "entity", "entity_id", "details"]
-    print(_table(rows, [*columns[:3], "model", *columns[3:]] if several else columns))
+    for r in rows:
+        r["recorded_at"] = r["at"]
+    columns = [
+        "seq",
+        "effective_at",
+        "recorded_at",
+        "actor",
+        "event",
+        "entity",
+        "entity_id",
+        "details",
+    ]
+    print(_table(rows, [*columns[:4], "model", *columns[4:]] if several else columns))
     return 0
 
 

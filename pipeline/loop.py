@@ -228,6 +228,11 @@ def promote(
 def run_in_process(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
     """Every step of the retraining DAG in order, without Airflow (tests, benchmarks, seeding):
     the same calls the DAG's tasks make, the branch included. Returns the evaluation."""
+    with reg.at(ctx.as_of_iso):  # as each task's step does (dags._common.step)
+        return _run_steps(cfg, reg, ctx)
+
+
+def _run_steps(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
     check_triggers(cfg, reg, ctx)
     trained = train_challenger(cfg, reg, ctx)
     result = evaluate_challenger(cfg, reg, ctx, trained["version"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import datetime as dt
 import json
 import logging
 import sqlite3
@@ -83,6 +84,15 @@ _ID_TABLES = {
 }
 
 
+def _naive(text: str | None) -> dt.datetime | None:
+    """An ISO time as naive UTC, or None when it is not one."""
+    try:
+        t = dt.datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+    return t.astimezone(dt.UTC).replace(tzinfo=None) if t.tzinfo else t
+
+
 def _decode(row: dict[str, Any] | None) -> dict[str, Any] | None:
     if row is None:
         return None
@@ -133,6 +143,7 @@ class RegistryBase:
         self.checkpoint = Path(checkpoint) if checkpoint else self.artifacts.root / CHECKPOINT
         self.audit_key = audit_key or None
         self.model = model
+        self.clock: str | None = None  # a run's logical time while its step writes (``at``)
         try:
             self._migrate()
             self._start_witness()
@@ -239,6 +250,30 @@ class RegistryBase:
         )
         return int(cur.rowcount)
 
+    @contextlib.contextmanager
+    def at(self, logical_time: str) -> Iterator[Self]:
+        """Within: every event is effective at ``logical_time`` (a run's step writing)."""
+        before, self.clock = self.clock, logical_time
+        try:
+            yield self
+        finally:
+            self.clock = before
+
+    def effective_now(self) -> str:
+        """The registry's clock for what happens outside a run (an approval, a rollback, a
+        sign-in): the wall clock, unless the newest run was a simulation or a backfill (started
+        more than a day after its logical time); then that run's logical time, moved on by the
+        wall-clock time since it started. So an approval in a simulated 2025 happens in 2025."""
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        row = self._one(
+            "SELECT as_of, started_at FROM runs WHERE as_of != '' ORDER BY started_at DESC LIMIT 1"
+        )
+        if row and row["started_at"]:
+            as_of, started = (_naive(row["as_of"]), _naive(row["started_at"]))
+            if as_of is not None and started is not None and started - as_of > dt.timedelta(days=1):
+                return (as_of + max(now - started, dt.timedelta(0))).isoformat(timespec="seconds")
+        return now.isoformat(timespec="seconds")
+
     def _audit(
         self,
         db: Database,
@@ -257,7 +292,11 @@ class RegistryBase:
             event=event,
             entity=entity,
             entity_id=entity_id,
-            details={"model": self.model, **details},
+            details={
+                "model": self.model,
+                "effective_at": self.clock or self.effective_now(),
+                **details,
+            },
         )
 
     def _head(self) -> tuple[int, str]:

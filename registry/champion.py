@@ -204,7 +204,7 @@ class ChampionMixin(VersionsMixin):
                 version=target,
                 expected=current["version"],
                 kind="rollback",
-                at=at or audit.utcnow(),
+                at=at or self.clock or self.effective_now(),
                 by=by,
                 reason=reason,
             )

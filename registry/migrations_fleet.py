@@ -1,4 +1,5 @@
-"""m014: the registry holds many models (and m015: the evidence of each decision). Every table that belongs to a model gains a ``model``
+"""m014: the registry holds many models (then m015: the evidence of each decision, and m016:
+the effective time of each event). Every table that belongs to a model gains a ``model``
 column; version numbers, run ids and outbox keys become unique per model; the champion is one
 row per model. An existing single-model registry moves into the model ``default`` unchanged:
 each rebuilt table's rows are digested before and after, and the digests are audited.
@@ -195,5 +196,20 @@ def m015_evidence(db: Database) -> None:
         CREATE TRIGGER evidence_no_delete BEFORE DELETE ON evidence
         BEGIN SELECT RAISE(ABORT, 'evidence is immutable'); END;
         ALTER TABLE comparisons ADD COLUMN improvement_lower REAL;
+        """,
+    )
+
+
+@migrations()
+def m016_effective_time(db: Database) -> None:
+    """One clock per fact: each event's effective time (the run's logical time, or the registry's
+    clock for an action outside a run, in its hashed details) beside the wall clock it was
+    recorded at (``at``). Events from before count at the time they were recorded."""
+    _execute_script(
+        db,
+        """
+        ALTER TABLE audit_log ADD COLUMN effective_at TEXT GENERATED ALWAYS AS (
+            COALESCE(json_extract(details, '$.effective_at'), at)) VIRTUAL;
+        CREATE INDEX audit_effective ON audit_log(effective_at);
         """,
     )

@@ -230,7 +230,7 @@ class ReviewsMixin(ChampionMixin):
                 version=review.challenger_version,
                 expected=review.expected_champion,
                 kind="approval",
-                at=audit.utcnow(),
+                at=self.clock or self.effective_now(),
                 by=by,
                 reason=reason or f"review {review_id} approved",
                 review_id=review_id,

@@ -44,7 +44,9 @@ class Registry(ReviewsMixin, RolloutsMixin, DriftMixin, UsersMixin):
         model: str | None = None,
     ) -> list[dict[str, Any]]:
         """Audit events of the whole registry, newest first, filtered by exact event, actor,
-        entity and entity id, by ``since <= at < until`` (ISO strings), by model, and by the
+        entity and entity id, by ``since <= effective_at < until`` (ISO strings: the events'
+        effective time, a simulation's dates for a simulation; ``at`` is when each was
+        recorded), by model, and by the
         model version they concern (a version number is this registry's model's unless
         ``model`` names another)."""
         where: list[str] = []
@@ -62,10 +64,10 @@ class Registry(ReviewsMixin, RolloutsMixin, DriftMixin, UsersMixin):
                 where.append(f"{column} = ?")
                 params.append(value)
         if since is not None:
-            where.append("at >= ?")
+            where.append("effective_at >= ?")
             params.append(since)
         if until is not None:
-            where.append("at < ?")
+            where.append("effective_at < ?")
             params.append(until)
         if version is not None:
             where.append(

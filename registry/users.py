@@ -31,7 +31,7 @@ class UsersMixin(RegistryBase):
                 event="user_added",
                 entity="user",
                 entity_id=username,
-                details={"role": role},
+                details={"role": role, "effective_at": self.effective_now()},
             )
         return self.get_user(username)
 
@@ -157,11 +157,19 @@ class UsersMixin(RegistryBase):
                 event="login" if ok else "login_failed",
                 entity="user",
                 entity_id=username,
-                details={"reason": reason} if reason else {},
+                details={
+                    "effective_at": self.effective_now(),
+                    **({"reason": reason} if reason else {}),
+                },
             )
 
     def record_logout(self, username: str) -> None:
         with self._tx() as db:
             audit.append(
-                db, actor=username, event="logout", entity="user", entity_id=username, details={}
+                db,
+                actor=username,
+                event="logout",
+                entity="user",
+                entity_id=username,
+                details={"effective_at": self.effective_now()},
             )

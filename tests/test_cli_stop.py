@@ -90,6 +90,8 @@ def test_sigterm_stops_the_runner_and_nothing_writes_after_exit(tmp_path):
     time.sleep(2)
     assert _snapshot(home) == after  # no write after the CLI returned
     assert all(status != "running" for _, status in after[0])
+    # A simulated run's id carries its logical time, not the wall clock's.
+    assert [r for r, _ in after[0]][:1] == ["manual__2025-01-01T02:00:00+00:00"], after[0]
 
     # Two signals: the retraining in progress is killed and left 'running'; status says so, and
     # the next run marks it abandoned, audited.

@@ -46,7 +46,13 @@ c1, c2, c3, c4 = st.columns(4)
 event = c1.selectbox("Event", [ALL, *facets["event"]])
 actor = c2.selectbox("User", [ALL, *facets["actor"]])
 version_text = c3.text_input("Model version", placeholder="e.g. 3")
-dates = c4.date_input("Dates", value=(), format="YYYY-MM-DD")
+dates = c4.date_input(
+    "Dates",
+    value=(),
+    format="YYYY-MM-DD",
+    help="By each event's effective time: a run's logical time (a simulation's dates), or the "
+    "registry's clock for an action outside a run.",
+)
 
 version = None
 if version_text.strip():
@@ -74,14 +80,33 @@ st.caption(
     + f" of {total:,} in the log."
 )
 common.table(
-    [{**r, "at": common.when(r["at"]), "details": common.details_text(r["details"])} for r in rows],
+    [
+        {
+            **r,
+            "effective": common.when(r.get("effective_at") or r["at"]),
+            "at": common.when(r["at"]),
+            "details": common.details_text(
+                {k: v for k, v in (r["details"] or {}).items() if k != "effective_at"}
+            ),
+        }
+        for r in rows
+    ],
     {
         "seq": "#",
-        "at": "at (UTC)",
+        "effective": "effective",
+        "at": "recorded (UTC)",
         "actor": "user",
         "event": "event",
         "entity": "entity",
         "entity_id": "id",
         "details": "details",
+    },
+    column_config={
+        "effective": st.column_config.TextColumn(
+            "effective", help="When it happened on the run's clock (logical time)"
+        ),
+        "recorded (UTC)": st.column_config.TextColumn(
+            "recorded (UTC)", help="The wall clock when the registry wrote it"
+        ),
     },
 )
