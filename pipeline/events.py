@@ -25,6 +25,7 @@ AUDIT_EVENTS: tuple[str, ...] = (
     "promotion_stale",
     # reviews
     "review_requested",
+    "review_approval_recorded",
     "review_approved",
     "review_rejected",
     "review_expired",
@@ -44,10 +45,12 @@ AUDIT_EVENTS: tuple[str, ...] = (
     # notifications
     "notification_queued",
     "notification_sent",
+    "notification_failed",
     # users and the log itself
     "user_added",
     "user_changed",
     "login",
+    "login_failed",
     "logout",
     "audit_signed",
     "audit_witness_started",

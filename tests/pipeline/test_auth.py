@@ -125,7 +125,7 @@ def test_parallel_guesses_get_at_most_five_password_checks(alice, cfg):
         messages = list(pool.map(guess, range(20)))
     checked = alice.audit_log(event="login_failed", actor="alice")
     assert sum(e["details"]["reason"].startswith("wrong password") for e in checked) == 5
-    assert sum(e["details"] == {"reason": "locked"} for e in checked) == 15
+    assert sum(e["details"].get("reason") == "locked" for e in checked) == 15
     assert set(messages) == {auth.WRONG}
     assert alice.get_user("alice")["locked_until"] is not None
     assert not auth.sign_in(alice, "alice", "correct horse", now=T0).ok
