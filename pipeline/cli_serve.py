@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -145,6 +146,25 @@ def cmd_dashboard(cfg: Config, args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def clock_note(cfg: Config, now: dt.datetime | None = None) -> str | None:
+    """What the scheduler will run when the registry's history is a simulation (its newest run
+    more than two days before the wall clock), said before it runs it; None otherwise."""
+    with _registry(cfg) as reg:
+        newest = reg.logical_now()
+    if not newest:
+        return None
+    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    last = dt.datetime.fromisoformat(newest).replace(tzinfo=None)
+    if now - last <= dt.timedelta(days=2):
+        return None
+    return (
+        f"Note: this registry's history ends at {last:%Y-%m-%d %H:%M} (a simulation). The "
+        f"scheduler runs on the real clock: its first runs are for now ({now:%Y-%m-%d}), on data "
+        "up to now (the demo data reaches the present), so they start a new chapter rather than "
+        "continuing the simulated one; 'modelgate simulate' continues the simulated story."
+    )
+
+
 def cmd_up(cfg: Config, args: argparse.Namespace) -> int:
     """Start the embedded Airflow (standalone) and, when it exists, the dashboard; Ctrl-C stops them."""
     if not cfg.registry_db.exists():
@@ -191,6 +211,9 @@ def cmd_up(cfg: Config, args: argparse.Namespace) -> int:
     from pipeline.notify import destination
 
     print(destination(cfg))
+    note = clock_note(cfg)
+    if note:
+        print(note)
     print("Press Ctrl-C to stop everything started here.", flush=True)
     deadline = time.monotonic() + args.seconds if args.seconds else None
 

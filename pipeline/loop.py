@@ -212,6 +212,15 @@ def promote(
         deliver(cfg, reg)
         return {"promoted": None, "scheduled": row["id"], "due_at": row["due_at"], "changed": False}
     if cfg.rollout_strategy != "immediate" and expected_champion is not None:
+        live = reg.live_rollout()
+        if live is not None and live["run_id"] != ctx.run_id:
+            # Another challenger is rolling out: this one waits as a review (an admin decides
+            # once that rollout ends) instead of failing the run on the rollout it cannot start.
+            decided = reg.decision(ctx.run_id) or {}
+            held = request_review(
+                cfg, reg, ctx, version, int(decided["comparison_id"]), expected_champion
+            )
+            return {"promoted": None, "held_by_rollout": live["id"], **held, "changed": False}
         return start_rollout(cfg, reg, ctx, version, expected_champion)
     changed = reg.promote(
         version=version,

@@ -129,3 +129,15 @@ def test_a_missing_segment_column_is_refused_before_a_run(home, monkeypatch, cap
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "segment_columns names column 'floor'" in err[0]
     assert (home / "registry.db").read_bytes() == before
+
+
+def test_up_says_plainly_that_a_simulated_history_meets_the_real_clock(decided):
+    import datetime as dt
+
+    from pipeline.cli_serve import clock_note
+
+    cfg, _ = decided  # runs up to 2025-06-01
+    note = clock_note(cfg, now=dt.datetime(2026, 12, 3, 12))
+    assert note is not None and "history ends at 2025-06-01 02:00 (a simulation)" in note
+    assert "first runs are for now (2026-12-03)" in note and "modelgate simulate" in note
+    assert clock_note(cfg, now=dt.datetime(2025, 6, 2, 12)) is None  # live: nothing to say

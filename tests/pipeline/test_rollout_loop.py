@@ -192,6 +192,21 @@ def test_only_one_live_rollout(seeded, tmp_path):
             _start(cfg, reg, version=5, when=dt.datetime(2025, 6, 2, 2))
 
 
+def test_a_promotion_during_a_live_rollout_waits_as_a_review(seeded, tmp_path):
+    """A later run's winner cannot start a second rollout: it is queued for review (the run
+    does not fail on 'is still live'), and the live rollout goes on."""
+    cfg, reg = _home(seeded, tmp_path, rollout_strategy="gradual")
+    with reg:
+        rid = _start(cfg, reg)
+        ctx = loop.RunContext(run_id="scheduled__2025-05-01", as_of=dt.datetime(2025, 5, 1, 2))
+        result = loop.promote(cfg, reg, ctx, 5, 1)
+        assert result["held_by_rollout"] == rid and result["promoted"] is None
+        assert loop.promote(cfg, reg, ctx, 5, 1)["review_id"] == result["review_id"]  # a retry
+        review = reg.get_review(result["review_id"])
+        assert (review.challenger_version, review.status) == (5, "pending")
+        assert reg.live_rollout()["id"] == rid and reg.current_champion().version == 1
+
+
 def test_a_rollout_whose_champion_changed_is_aborted_not_promoted(seeded, tmp_path):
     cfg, reg = _home(seeded, tmp_path, rollout_strategy="canary", rollout_steps="5,100")
     with reg:
