@@ -48,7 +48,7 @@ from pipeline.cli_common import (  # noqa: F401
     airflow_env,
 )
 from pipeline.cli_decisions import add_parser as add_decisions_parser
-from pipeline.cli_decisions import cmd_decisions, cmd_decisions_fleet
+from pipeline.cli_decisions import cmd_decisions, cmd_decisions_fleet, cmd_leaderboard
 from pipeline.cli_models import add_parser as add_models_parser
 from pipeline.cli_models import cmd_models, cmd_reviews_fleet, cmd_status_fleet
 from pipeline.cli_rollout import cmd_rollout, cmd_traffic
@@ -235,6 +235,7 @@ COMMANDS = {
     "drift": cmd_drift,
     "schema": cmd_schema,
     "decisions": cmd_decisions,
+    "leaderboard": cmd_leaderboard,
     "notify": cmd_notify,
     "promotions": cmd_promotions,
     "users": cmd_users,

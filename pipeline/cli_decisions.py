@@ -1,5 +1,6 @@
 """``modelgate decisions list`` and ``modelgate decisions show ID``: every decision the policy
-made, and the evidence record behind one (``pipeline.judge``), as text or JSON."""
+made, and the evidence record behind one (``pipeline.judge``), as text or JSON; and
+``modelgate leaderboard``: the versions scored on the same recent window (``pipeline.leaderboard``)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,48 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("id", type=int, nargs="?", help="the decision (show)")
     p.add_argument("--limit", type=int, default=50, help="decisions to list (default 50)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = sub.add_parser(
+        "leaderboard",
+        help="score the champion and the newest versions on the same recent window, and print it",
+    )
+    p.add_argument("--as-of", help="the window's end (default: the registry's clock)")
+    p.add_argument("--data", help="CSV/Parquet file or folder (overrides data_path)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def cmd_leaderboard(cfg: Config, args: argparse.Namespace) -> int:
+    import datetime as dt
+    from pathlib import Path
+
+    from pipeline import leaderboard
+    from pipeline.cli_common import _parse_date, _print_json, _registry, _table
+    from pipeline.errors import ModelGateError
+
+    with _registry(cfg) as reg:
+        when = (
+            _parse_date(args.as_of, "--as-of")
+            if args.as_of
+            else dt.datetime.fromisoformat(reg.effective_now()).replace(microsecond=0)
+        )
+        board = leaderboard.score(cfg, reg, when, data_path=Path(args.data) if args.data else None)
+    if board is None:
+        raise ModelGateError(
+            f"Nothing to score at {when:%Y-%m-%d %H:%M}: no versions yet, or fewer than "
+            f"{cfg.min_holdout_rows} labelled rows in the {cfg.holdout_days} days before it."
+        )
+    if args.json:
+        _print_json(board)
+        return 0
+    print(
+        f"Leaderboard of model '{cfg.model}': {board['metric']} on {board['n_rows']:,} labelled "
+        f"rows from {board['window_start'][:16]} to {board['window_end'][:16]} "
+        f"(rows {board['fingerprint'][:12]})"
+    )
+    for r in board["scores"]:
+        r["role"] = "champion" if r.get("champion") else ""
+        r["in_sample"] = "yes (trained on part of it)" if r.get("in_sample") else ""
+    print(_table(board["scores"], ["rank", "version", "role", "value", "in_sample"]))
+    return 0
 
 
 def cmd_decisions(cfg: Config, args: argparse.Namespace) -> int:

@@ -86,6 +86,7 @@ class Config:
     guardrail_metrics: dict[str, float]
     segment_columns: tuple[str, ...] | None
     max_segment_regression: float | None
+    leaderboard_versions: int
     airflow_url: str
     promotion_notice_hours: float
     rollout_strategy: str

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from pipeline import bootstrap, evaluation, judge, training
+from pipeline import bootstrap, evaluation, judge, leaderboard, training
 from pipeline import data as data_mod
 from pipeline import drift as drift_mod
 from pipeline.config import Config
@@ -294,6 +294,8 @@ def finish(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
     decision = reg.decision(ctx.run_id)
     outcome = decision["outcome"] if decision else "skipped"
     reg.finish_run(ctx.run_id, status="success", outcome=outcome)
+    with limited(cfg.n_threads):  # every version on the same recent window, comparable
+        board = leaderboard.score(cfg, reg, ctx.as_of, data_path=ctx.data_path)
     comp = reg.comparison(ctx.run_id) or {}
     summary = {
         "run_id": ctx.run_id,
@@ -306,6 +308,7 @@ def finish(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
         "champion_value": comp.get("champion_value"),
         "relative_improvement": comp.get("relative_improvement"),
         "p_value": comp.get("p_value"),
+        "leaderboard": None if board is None else board["id"],
     }
     return summary
 

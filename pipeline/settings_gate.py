@@ -112,6 +112,15 @@ GATE_SETTINGS: tuple[Setting, ...] = (
         optional=True,
     ),
     Setting(
+        "leaderboard_versions",
+        "int",
+        5,
+        "The leaderboard scores the champion and this many newest versions on the same recent "
+        "window (the `holdout_days` before each retraining run, and `modelgate leaderboard`).",
+        lambda x: 1 <= x <= 50,
+        "an int from 1 to 50",
+    ),
+    Setting(
         "airflow_url",
         "str",
         "http://127.0.0.1:8080",

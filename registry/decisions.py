@@ -278,3 +278,38 @@ class DecisionsMixin(OutboxMixin):
                 },
             )
         return True
+
+    # ---------------------------------------------------------------- the leaderboard
+    def record_leaderboard(self, *, as_of: str, **row: Any) -> dict[str, Any]:
+        """One scoring of the leaderboard at ``as_of`` (once per model and time: a retried task
+        finds the first)."""
+        with self._tx() as db:
+            existing = self._one(
+                "SELECT id FROM leaderboard WHERE model = ? AND as_of = ?", [self.model, as_of]
+            )
+            if existing is None:
+                db.execute(
+                    "INSERT INTO leaderboard (model, as_of, window_start, window_end, metric, "
+                    "n_rows, fingerprint, scores, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        self.model,
+                        as_of,
+                        row["window_start"],
+                        row["window_end"],
+                        row["metric"],
+                        row["n_rows"],
+                        row["fingerprint"],
+                        _j(row["scores"]),
+                        audit.utcnow(),
+                    ],
+                )
+        return self.leaderboards(limit=1, until=as_of)[0]
+
+    def leaderboards(self, limit: int = 24, until: str | None = None) -> list[dict[str, Any]]:
+        """The newest scorings first (at or before ``until``)."""
+        rows = self._all(
+            "SELECT * FROM leaderboard WHERE model = ? AND as_of <= COALESCE(?, as_of) "
+            "ORDER BY as_of DESC LIMIT ?",
+            [self.model, until, limit],
+        )
+        return [{**r, "scores": json.loads(r["scores"])} for r in rows]

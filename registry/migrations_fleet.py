@@ -213,3 +213,26 @@ def m016_effective_time(db: Database) -> None:
         CREATE INDEX audit_effective ON audit_log(effective_at);
         """,
     )
+
+
+@migrations()
+def m017_leaderboard(db: Database) -> None:
+    """The leaderboard: the champion and the newest versions scored on one recent window."""
+    _execute_script(
+        db,
+        """
+        CREATE TABLE leaderboard (
+            id INTEGER PRIMARY KEY,
+            model TEXT NOT NULL,
+            as_of TEXT NOT NULL,
+            window_start TEXT NOT NULL,
+            window_end TEXT NOT NULL,
+            metric TEXT NOT NULL,
+            n_rows INTEGER NOT NULL,
+            fingerprint TEXT NOT NULL,
+            scores TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (model, as_of)
+        );
+        """,
+    )

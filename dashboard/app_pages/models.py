@@ -18,6 +18,8 @@ with common.registry() as reg:
     comparisons = reg.comparisons()
     champ = reg.current_champion()
     latest = reg.runs(limit=1)
+    run_time = {r["run_id"]: r["as_of"] for r in reg.runs(limit=10_000)}
+    boards = reg.leaderboards()
     common.auto_refresh(reg)
 
 if not versions:
@@ -57,6 +59,52 @@ if history:
     st.plotly_chart(fig, key="champion_timeline")
     st.caption("Green: automatic promotion · blue: approved review · red: rollback.")
 
+if boards:
+    board = boards[0]
+    st.subheader("Leaderboard: every version on the same recent window")
+    st.caption(
+        f"{common.md(board['metric'])} on {board['n_rows']:,} labelled rows from "
+        f"{common.md(common.when(board['window_start']))} to "
+        f"{common.md(common.when(board['window_end']))}, scored at each retraining run: these "
+        "figures compare, each version's own-holdout metric below does not."
+    )
+    common.table(
+        [
+            {
+                **r,
+                "role": "champion" if r.get("champion") else "",
+                "in_sample": "trained on part of it" if r.get("in_sample") else "",
+            }
+            for r in board["scores"]
+        ],
+        {
+            "rank": "rank",
+            "version": "version",
+            "role": "role",
+            "value": board["metric"],
+            "in_sample": "note",
+        },
+    )
+    trend = [
+        {"as_of": b["as_of"], "version": f"v{r['version']}", "value": r["value"]}
+        for b in boards
+        for r in b["scores"]
+        if r.get("value") is not None
+    ]
+    if len(boards) > 1:
+        tf = pd.DataFrame(trend).sort_values("as_of")
+        fig = go.Figure()
+        for name, part in tf.groupby("version", sort=False):
+            fig.add_trace(
+                go.Scatter(x=part["as_of"], y=part["value"], mode="lines+markers", name=str(name))
+            )
+        fig.update_layout(
+            height=260,
+            margin={"l": 10, "r": 10, "t": 10, "b": 10},
+            yaxis_title=common.plot_text(board["metric"]),
+        )
+        st.plotly_chart(fig, key="leaderboard_trend")
+
 st.subheader("Versions")
 current = champ.version if champ else None
 common.table(
@@ -64,7 +112,7 @@ common.table(
         {
             "version": v.version,
             "champion": v.version == current,
-            "created": common.when(v.created_at),
+            "created": common.when(run_time.get(v.run_id) or v.created_at),
             "metric": (v.metrics or {}).get(primary),
             "trained on": f"{v.train_start[:10]} to {v.train_end[:10]} ({v.train_rows:,} rows)",
             "estimator": v.estimator.rsplit(".", 1)[-1],
@@ -76,7 +124,7 @@ common.table(
     {
         "version": "version",
         "champion": "champion",
-        "created": "created",
+        "created": "trained at (run's logical time)",
         "metric": f"{primary} (own holdout)",
         "trained on": "trained on",
         "estimator": "estimator",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import streamlit as st
 from croniter import croniter
@@ -51,6 +52,7 @@ with common.registry() as reg:
     drift = reg.drift_reports(limit=30)
     outbox = reg.outbox(limit=100)
     live = reg.live_rollout()
+    boards = reg.leaderboards(limit=2)
     common.auto_refresh(reg)
 
 if champ is None:
@@ -80,10 +82,38 @@ if live is not None:
     st.page_link("app_pages/rollouts.py", label="Open the rollout", icon=":material/alt_route:")
 
 c1, c2, c3, c4 = st.columns([1, 1, 1.6, 1])
-c1.metric(
-    f"Champion {champ.metric or cfg.primary_metric}" if champ else "Champion metric",
-    common.num(champ.value) if champ else "—",
-)
+
+
+def _on_board(board: dict[str, Any] | None) -> float | None:
+    """The champion's figure on a leaderboard, or None."""
+    return next(
+        (
+            r["value"]
+            for r in (board or {}).get("scores", [])
+            if champ and r["version"] == champ.version
+        ),
+        None,
+    )
+
+
+now_value = _on_board(boards[0] if boards else None)
+before_value = _on_board(boards[1] if len(boards) > 1 else None)
+if now_value is not None and boards:
+    c1.metric(
+        f"Champion {boards[0]['metric']}, recent {cfg.holdout_days} days",
+        common.num(now_value),
+        delta=None if before_value is None else f"{now_value - before_value:+.4g}",
+        delta_color="inverse" if not cfg.higher_is_better else "normal",
+        help="On the leaderboard's window (the same recent rows for every version); the change "
+        "since the previous scoring.",
+    )
+else:
+    c1.metric(
+        f"Champion {champ.metric or cfg.primary_metric} (own holdout)"
+        if champ
+        else "Champion metric",
+        common.num(champ.value) if champ else "—",
+    )
 c2.metric("Pending reviews", len(pending))
 c3.metric(
     "Next scheduled retraining (UTC)", next_run(cfg.schedule), help=f"schedule: {cfg.schedule}"

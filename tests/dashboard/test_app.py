@@ -451,3 +451,19 @@ def test_overview_says_a_rollout_whose_champion_changed_will_be_aborted(dash_cfg
     (warning,) = [shown(w.value) for w in at.warning if "Rollout" in shown(w.value)]
     assert "against v1, which is no longer the champion (now v2)" in warning
     assert "aborts it at its next run" in warning
+
+
+def test_models_and_overview_show_the_comparable_leaderboard_figure(dash_cfg):
+    at = sign_in("vic")
+    (label,) = [m.label for m in at.metric if m.label.startswith("Champion")]
+    assert label == "Champion mae, recent 30 days"
+    with Registry.open(dash_cfg) as reg:
+        board = reg.leaderboards(limit=1)[0]
+    champion = next(r for r in board["scores"] if r.get("champion"))
+    assert at.metric[0].value == f"{champion['value']:.4g}"
+    models = goto(at, "models")
+    assert "Leaderboard: every version on the same recent window" in [
+        s.value for s in models.subheader
+    ]
+    table = models.dataframe[0].value
+    assert list(table["version"]) == [r["version"] for r in board["scores"]]

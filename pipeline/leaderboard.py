@@ -1,0 +1,82 @@
+"""The leaderboard: the champion and the newest versions scored on the same recent labelled
+window, so their figures compare (each version's own-holdout metric does not: a better model
+approved on shared rows can show a worse own-holdout figure than an older one).
+
+The window is the ``holdout_days`` before the time it is scored at. A version trained on part of
+that window is still scored, and marked ``in_sample``: its figure flatters it. The retraining
+DAG's last task scores it at every run's logical time; ``modelgate leaderboard`` on demand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pipeline import data as data_mod
+from pipeline import evaluation, training
+from pipeline.config import Config
+from pipeline.context import load_data
+from pipeline.errors import ModelGateError
+
+if TYPE_CHECKING:  # the registry is passed in; pipeline never imports it at run time
+    from registry.store import Registry
+
+
+def score(
+    cfg: Config, reg: Registry, as_of: dt.datetime, *, data_path: Any = None
+) -> dict[str, Any] | None:
+    """Score the champion and the ``leaderboard_versions`` newest versions on the window before
+    ``as_of`` and record it (once per model and time); None when there is nothing to score or
+    the window holds fewer than ``min_holdout_rows`` labelled rows."""
+    versions = reg.versions()
+    champ = reg.current_champion()
+    if not versions:
+        return None
+    newest = sorted((v.version for v in versions), reverse=True)[: cfg.leaderboard_versions]
+    chosen = sorted({*newest, *([champ.version] if champ else [])})
+    start = as_of - dt.timedelta(days=cfg.holdout_days)
+    try:
+        ds = load_data(cfg, None, data_path, start=start, end=as_of)
+    except ModelGateError:
+        return None  # no data in the window (yet): nothing to compare on
+    frame = ds.frame
+    ts = frame[ds.schema.timestamp]
+    frame = frame[(ts >= start) & (ts < as_of) & frame[ds.schema.target].notna()]
+    if len(frame) < cfg.min_holdout_rows:
+        return None
+    y = frame[ds.schema.target].to_numpy(dtype=float)
+    rows: list[dict[str, Any]] = []
+    for number in chosen:
+        v = reg.get_version(number)
+        model = training.loads(reg.load_model_bytes(number))
+        schema = data_mod.Schema.from_dict(v.schema)
+        try:
+            pred = training.predict(model, frame, schema, cfg.task)
+        except ModelGateError as exc:  # an old schema the data no longer fits
+            rows.append({"version": number, "value": None, "note": str(exc)})
+            continue
+        valid = evaluation.validity(pred) is None
+        rows.append(
+            {
+                "version": number,
+                "champion": champ is not None and number == champ.version,
+                "value": evaluation.score(cfg.primary_metric, y, pred) if valid else None,
+                "in_sample": v.train_end > start.isoformat(),
+                "train_end": v.train_end,
+            }
+        )
+    scored = [r for r in rows if r["value"] is not None and np.isfinite(r["value"])]
+    order = sorted(scored, key=lambda r: r["value"], reverse=cfg.higher_is_better)
+    for rank, r in enumerate(order, 1):
+        r["rank"] = rank
+    return reg.record_leaderboard(
+        as_of=as_of.isoformat(),
+        window_start=start.isoformat(),
+        window_end=as_of.isoformat(),
+        metric=cfg.primary_metric,
+        n_rows=len(frame),
+        fingerprint=data_mod.fingerprint(frame),
+        scores=sorted(rows, key=lambda r: r.get("rank") or 10**9),
+    )

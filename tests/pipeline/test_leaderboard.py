@@ -1,0 +1,72 @@
+"""The leaderboard: the champion and the newest versions on the same recent window, scored at
+every retraining run and on demand, ranked, once per time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+
+import numpy as np
+
+from pipeline import cli, data, evaluation, leaderboard, loop, training
+from pipeline.context import load_data
+from tests.conftest import make_env
+from tests.pipeline.test_loop import _full_run
+
+
+def test_every_run_scores_every_version_on_the_same_window(cfg, registry):
+    for month in (1, 2, 3):
+        at = dt.datetime(2025, month, 1, 2)
+        _full_run(cfg, registry, loop.RunContext(run_id=f"run-{month}", as_of=at, force=True))
+    boards = registry.leaderboards()
+    assert [b["as_of"] for b in boards] == [f"2025-0{m}-01T02:00:00" for m in (3, 2, 1)]
+    board = boards[0]
+    assert board["window_start"] == "2025-01-30T02:00:00" and board["metric"] == "mae"
+    assert [r["version"] for r in sorted(board["scores"], key=lambda r: r["version"])] == [1, 2, 3]
+    assert [r["rank"] for r in board["scores"]] == [1, 2, 3]
+    values = [r["value"] for r in board["scores"]]
+    assert values == sorted(values)  # MAE: lower ranks first
+    # Each figure is that version's MAE on exactly these rows.
+    ds = load_data(
+        cfg, None, None, start=dt.datetime(2025, 1, 30, 2), end=dt.datetime(2025, 3, 1, 2)
+    )
+    frame = ds.frame[ds.frame[ds.schema.target].notna()]
+    assert board["n_rows"] == len(frame) and board["fingerprint"] == data.fingerprint(frame)
+    for r in board["scores"]:
+        v = registry.get_version(r["version"])
+        model = training.loads(registry.load_model_bytes(v.version))
+        pred = training.predict(model, frame, data.Schema.from_dict(v.schema), cfg.task)
+        y = frame[ds.schema.target].to_numpy(dtype=float)
+        assert np.isclose(r["value"], evaluation.score("mae", y, pred))
+    champion = [r for r in board["scores"] if r.get("champion")]
+    assert [r["version"] for r in champion] == [registry.current_champion().version]
+
+
+def test_scoring_twice_at_one_time_records_once(cfg, registry):
+    _full_run(
+        cfg, registry, loop.RunContext(run_id="r", as_of=dt.datetime(2025, 1, 1, 2), force=True)
+    )
+    first = leaderboard.score(cfg, registry, dt.datetime(2025, 1, 1, 2))
+    again = leaderboard.score(cfg, registry, dt.datetime(2025, 1, 1, 2))
+    assert first["id"] == again["id"] and len(registry.leaderboards()) == 1
+    in_sample = leaderboard.score(cfg, registry, dt.datetime(2024, 12, 1, 2))
+    assert in_sample["scores"][0]["in_sample"] is True  # v1 trained on that window
+
+
+def test_the_leaderboard_command(home, monkeypatch, capsys, cfg, registry):
+    for k, v in make_env(home).items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("MODELGATE_CONFIG", os.devnull)
+    monkeypatch.delenv("MODELGATE_MODEL", raising=False)
+    _full_run(
+        cfg, registry, loop.RunContext(run_id="r", as_of=dt.datetime(2025, 1, 1, 2), force=True)
+    )
+    assert cli.main(["leaderboard", "--as-of", "2025-02-01T02:00"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Leaderboard of model 'default': mae on ") and "champion" in out
+    assert cli.main(["leaderboard", "--as-of", "2025-02-01T02:00", "--json"]) == 0
+    board = json.loads(capsys.readouterr().out)
+    assert board["window_end"] == "2025-02-01T02:00:00" and board["scores"][0]["version"] == 1
+    assert cli.main(["leaderboard", "--as-of", "2019-01-01"]) == 2
+    assert "Nothing to score at 2019-01-01 00:00" in capsys.readouterr().err
