@@ -61,6 +61,23 @@ def _segments_chart(ev: dict[str, Any], key: str) -> None:
     )
 
 
+def _calibration(curves: dict[str, Any], actual: str, span: tuple[float, float]) -> go.Figure:
+    """Each model's mean prediction against the mean ``actual`` per bin, and the diagonal."""
+    fig = go.Figure()
+    for name, c in curves.items():
+        fig.add_trace(
+            go.Scatter(
+                x=c["mean_predicted"],
+                y=c[actual],
+                mode="lines+markers",
+                name=name,
+                line_color=COLORS[name],
+            )
+        )
+    fig.add_trace(go.Scatter(x=span, y=span, mode="lines", name="ideal", line_dash="dot"))
+    return fig
+
+
 def _errors_chart(ev: dict[str, Any], key: str) -> None:
     errors = ev.get("errors") or {}
     models = errors.get("models") or {}
@@ -77,42 +94,13 @@ def _errors_chart(ev: dict[str, Any], key: str) -> None:
             )
         hist.update_layout(barmode="overlay", xaxis_title="residual (actual − predicted)")
         left.plotly_chart(_figure(hist), key=f"{key}_residuals")
-        cal = go.Figure()
-        for name, m in models.items():
-            c = m["calibration"]
-            cal.add_trace(
-                go.Scatter(
-                    x=c["mean_predicted"],
-                    y=c["mean_actual"],
-                    mode="lines+markers",
-                    name=name,
-                    line_color=COLORS[name],
-                )
-            )
-        lo = min(
-            v for m in models.values() for v in m["calibration"]["mean_predicted"] if v is not None
-        )
-        hi = max(
-            v for m in models.values() for v in m["calibration"]["mean_predicted"] if v is not None
-        )
-        cal.add_trace(
-            go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="ideal", line_dash="dot")
-        )
+        curves = {name: m["calibration"] for name, m in models.items()}
+        seen = [v for c in curves.values() for v in c["mean_predicted"] if v is not None]
+        cal = _calibration(curves, "mean_actual", (min(seen), max(seen)))
         cal.update_layout(xaxis_title="mean predicted (per decile)", yaxis_title="mean actual")
         right.plotly_chart(_figure(cal), key=f"{key}_calibration")
         return
-    cal = go.Figure()
-    for name, m in models.items():
-        cal.add_trace(
-            go.Scatter(
-                x=m["mean_predicted"],
-                y=m["observed_rate"],
-                mode="lines+markers",
-                name=name,
-                line_color=COLORS[name],
-            )
-        )
-    cal.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="ideal", line_dash="dot"))
+    cal = _calibration(models, "observed_rate", (0.0, 1.0))
     cal.update_layout(xaxis_title="mean predicted probability", yaxis_title="observed rate")
     left.plotly_chart(_figure(cal), key=f"{key}_calibration")
     hist = go.Figure()

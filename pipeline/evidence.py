@@ -26,7 +26,7 @@ import pandas as pd
 from pipeline.bootstrap import CHUNK_CELLS
 from pipeline.config import METRICS, metric_higher_is_better
 from pipeline.measures import default_measure, scaled
-from pipeline.metrics import EPS, _safe_div, _smape_rows, score, weighted_metric
+from pipeline.metrics import EPS, _smape_rows, from_confusion, score, weighted_metric
 from pipeline.reports import Delta, finite
 
 MAX_SEGMENTS = 50  # per column, the largest; the rest are pooled as OTHER
@@ -108,16 +108,7 @@ def _from_sums(metric: str, s: np.ndarray, ix: Mapping[str, int], tag: str) -> n
             return np.where(sst > 0, fit, np.where(sse == 0, 1.0, 0.0))
         if metric == "roc_auc":
             return None
-        tp, fp, fn, tn = g("tp"), g("fp"), g("fn"), g("tn")
-        if metric == "accuracy":
-            return np.asarray((tp + tn) / sw)
-        if metric == "precision":
-            return _safe_div(tp, tp + fp)
-        if metric == "recall":
-            return _safe_div(tp, tp + fn)
-        if metric == "f1":
-            return _safe_div(2 * tp, 2 * tp + fp + fn)
-    raise ValueError(f"Unknown metric {metric!r}")
+        return from_confusion(metric, g("tp"), g("fp"), g("fn"), g("tn"))
 
 
 def _both(
@@ -288,6 +279,20 @@ def deltas(
 # --------------------------------------------------------------------------------------------
 # Error distributions, for residual and calibration plots
 # --------------------------------------------------------------------------------------------
+def _bin_means(
+    k: np.ndarray, p: np.ndarray, y: np.ndarray
+) -> tuple[list[int], list[float | None], list[float | None]]:
+    """Rows, mean prediction and mean actual in each of ten bins ``k`` (None: an empty bin)."""
+    n = np.bincount(k, minlength=10)
+    with np.errstate(invalid="ignore"):
+        mean_p, mean_y = np.bincount(k, p, minlength=10) / n, np.bincount(k, y, minlength=10) / n
+    return (
+        n.tolist(),
+        [finite(float(v)) for v in mean_p],
+        [finite(float(v)) for v in mean_y],
+    )
+
+
 def error_distributions(
     task: str, y: np.ndarray, champion_pred: np.ndarray | None, challenger_pred: np.ndarray
 ) -> dict[str, Any]:
@@ -309,16 +314,8 @@ def error_distributions(
         edges = np.linspace(0.0, 1.0, 11)
         out: dict[str, Any] = {"kind": "calibration", "edges": edges.tolist(), "models": {}}
         for name, p in models.items():
-            k = np.clip(np.digitize(p, edges[1:-1]), 0, 9)
-            n = np.bincount(k, minlength=10)
-            with np.errstate(invalid="ignore"):
-                mean_p = np.bincount(k, p, minlength=10) / n
-                rate = np.bincount(k, y, minlength=10) / n
-            out["models"][name] = {
-                "n": n.tolist(),
-                "mean_predicted": [finite(float(v)) for v in mean_p],
-                "observed_rate": [finite(float(v)) for v in rate],
-            }
+            n, mean_p, rate = _bin_means(np.clip(np.digitize(p, edges[1:-1]), 0, 9), p, y)
+            out["models"][name] = {"n": n, "mean_predicted": mean_p, "observed_rate": rate}
         return out
     residuals = {name: y - p for name, p in models.items()}
     pooled = np.concatenate(list(residuals.values()))
@@ -331,11 +328,9 @@ def error_distributions(
         p = models[name]
         counts = np.histogram(np.clip(r, lo, hi), bins=edges)[0]
         deciles = np.quantile(p, np.linspace(0, 1, 11))
-        k = np.clip(np.searchsorted(deciles, p, side="right") - 1, 0, 9)
-        n = np.bincount(k, minlength=10)
-        with np.errstate(invalid="ignore"):
-            mean_p = np.bincount(k, p, minlength=10) / n
-            mean_y = np.bincount(k, y, minlength=10) / n
+        n, mean_p, mean_y = _bin_means(
+            np.clip(np.searchsorted(deciles, p, side="right") - 1, 0, 9), p, y
+        )
         out["models"][name] = {
             "counts": counts.tolist(),
             "quantiles": dict(
@@ -346,11 +341,7 @@ def error_distributions(
                 )
             ),
             "mean_residual": float(r.mean()),
-            "calibration": {
-                "n": n.tolist(),
-                "mean_predicted": [finite(float(v)) for v in mean_p],
-                "mean_actual": [finite(float(v)) for v in mean_y],
-            },
+            "calibration": {"n": n, "mean_predicted": mean_p, "mean_actual": mean_y},
         }
     return out
 

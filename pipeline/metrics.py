@@ -71,9 +71,15 @@ def weighted_metric(metric: str, w: np.ndarray, y: np.ndarray, p: np.ndarray) ->
     if metric == "log_loss":
         q = np.clip(p, EPS, 1 - EPS)
         return _wmean(w, -(y * np.log(q) + (1 - y) * np.log(1 - q)))
-    tp, fp, fn, tn = _confusion(w, y, p)
+    return from_confusion(metric, *_confusion(w, y, p))
+
+
+def from_confusion(
+    metric: str, tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, tn: np.ndarray
+) -> np.ndarray:
+    """Accuracy, precision, recall or F1 from (weighted) confusion counts, per row of weights."""
     if metric == "accuracy":
-        return (tp + tn) / w.sum(axis=1)
+        return np.asarray((tp + tn) / (tp + fp + fn + tn))
     if metric == "precision":
         return _safe_div(tp, tp + fp)
     if metric == "recall":
