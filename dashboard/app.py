@@ -12,6 +12,7 @@ URL, query included, as the page it names. A viewer opening an admin page is tol
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
@@ -60,8 +61,21 @@ def logout() -> None:
 with common.registry() as reg:
     user = common.signed_in(reg)
 
-MONITOR_PATHS = ("fleet", "overview", "drift", "models", "rollouts", "audit")
-ADMIN_PATHS = ("reviews", "rollback", "users")
+# Every page once: (url path, script, title, icon). The signed-out stand-ins, the viewer's
+# notices and the navigation are all built from these, so a new page is never a dead link.
+MONITOR = (
+    ("fleet", "fleet.py", "Fleet", ":material/view_list:"),
+    ("overview", "overview.py", "Overview", ":material/home:"),
+    ("drift", "drift.py", "Drift", ":material/monitoring:"),
+    ("models", "models.py", "Models", ":material/model_training:"),
+    ("rollouts", "rollouts.py", "Rollouts", ":material/alt_route:"),
+    ("audit", "audit.py", "Audit log", ":material/receipt_long:"),
+)
+ADMIN = (
+    ("reviews", "reviews.py", "Reviews", ":material/fact_check:"),
+    ("rollback", "rollback.py", "Rollback", ":material/undo:"),
+    ("users", "users.py", "Users", ":material/group:"),
+)
 
 
 def admins_only() -> None:
@@ -71,11 +85,16 @@ def admins_only() -> None:
     )
 
 
+def pages(specs: tuple[tuple[str, str, str, str], ...], default: str) -> list[Any]:
+    return [
+        st.Page(PAGES / script, title=title, icon=icon, url_path=path, default=path == default)
+        for path, script, title, icon in specs
+    ]
+
+
 if user is None:
     # Every page's URL signs in first, and then is that page: deep links survive the sign-in.
-    stand_ins = [
-        st.Page(login, title="Sign in", url_path=path) for path in (*MONITOR_PATHS, *ADMIN_PATHS)
-    ]
+    stand_ins = [st.Page(login, title="Sign in", url_path=path) for path, *_ in (*MONITOR, *ADMIN)]
     page = st.navigation(
         [st.Page(login, title="Sign in", url_path="login", default=True), *stand_ins],
         position="hidden",
@@ -83,54 +102,15 @@ if user is None:
 else:
     # Several models land on the Fleet page; one model on its Overview, as before the fleet.
     fleet = len(common.model_names()) > 1
-    landing = st.Page(
-        PAGES / "fleet.py",
-        title="Fleet",
-        icon=":material/view_list:",
-        url_path="fleet",
-        default=True,
-    )
-    monitor = [
-        *([landing] if fleet else []),
-        st.Page(
-            PAGES / "overview.py",
-            title="Overview",
-            icon=":material/home:",
-            url_path="overview",
-            default=not fleet,
-        ),
-        st.Page(PAGES / "drift.py", title="Drift", icon=":material/monitoring:", url_path="drift"),
-        st.Page(
-            PAGES / "models.py", title="Models", icon=":material/model_training:", url_path="models"
-        ),
-        st.Page(
-            PAGES / "rollouts.py",
-            title="Rollouts",
-            icon=":material/alt_route:",
-            url_path="rollouts",
-        ),
-        st.Page(
-            PAGES / "audit.py", title="Audit log", icon=":material/receipt_long:", url_path="audit"
-        ),
-    ]
+    shown = MONITOR if fleet else MONITOR[1:]
+    monitor = pages(shown, default="fleet" if fleet else "overview")
     sections = {"Monitor": monitor}
     if user["role"] == "admin":
-        sections["Admin"] = [
-            st.Page(
-                PAGES / "reviews.py",
-                title="Reviews",
-                icon=":material/fact_check:",
-                url_path="reviews",
-            ),
-            st.Page(
-                PAGES / "rollback.py", title="Rollback", icon=":material/undo:", url_path="rollback"
-            ),
-            st.Page(PAGES / "users.py", title="Users", icon=":material/group:", url_path="users"),
-        ]
+        sections["Admin"] = pages(ADMIN, default="")
     else:  # a link to an admin page tells a viewer why it is not theirs
         monitor += [
             st.Page(admins_only, title="For admins", url_path=path, visibility="hidden")
-            for path in ADMIN_PATHS
+            for path, *_ in ADMIN
         ]
     page = st.navigation(sections)
     common.model_picker()

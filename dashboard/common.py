@@ -206,6 +206,12 @@ def sampling_text(comparison: dict[str, Any]) -> str:
     return f"Bootstrap resampled {drawn}{worth}.{left}"
 
 
+def sampling_caption(comparison: dict[str, Any], alpha: float) -> str:
+    """What the bootstrap drew and, when there is one, what the naive baseline showed."""
+    baseline = baseline_text(comparison, alpha)
+    return sampling_text(comparison) + (" " + baseline if baseline else "")
+
+
 def plot_text(value: object) -> str:
     """A value shown in a Plotly figure (axis labels, hover text), which understands a few HTML
     tags: escaped so they show as typed."""

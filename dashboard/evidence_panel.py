@@ -121,8 +121,7 @@ def render(ev: dict[str, Any], *, key: str) -> None:
         "unlabelled_holdout": ((ev.get("windows") or {}).get("holdout") or {}).get("unlabelled"),
     }
     alpha = ((ev.get("policy") or {}).get("settings") or {}).get("alpha", 0.05)
-    baseline = common.baseline_text(primary, alpha)
-    st.caption(common.sampling_text(primary) + (" " + baseline if baseline else ""))
+    st.caption(common.sampling_caption(primary, alpha))
     run = ev.get("run") or {}
     left, right = st.columns([3, 1])
     left.caption(

@@ -25,7 +25,7 @@ from pipeline.context import RunContext, load_data, training_span
 from pipeline.errors import ModelGateError
 from pipeline.measures import measure_for
 from pipeline.policy import Policy
-from pipeline.reports import Comparison, Decision, finite
+from pipeline.reports import Comparison, Decision, ModelVersion, finite
 
 if TYPE_CHECKING:  # the registry is passed in; pipeline never imports it at run time
     from registry.store import Registry
@@ -82,7 +82,6 @@ class Judged:
     errors: dict[str, Any]
     holdout_rows: int
     holdout_fingerprint: str
-    train_rows: int
     source: str
 
 
@@ -154,14 +153,12 @@ def compare_on_holdout(
         errors=evidence.error_distributions(cfg.task, y, champ_pred, ch_pred),
         holdout_rows=len(w.holdout),
         holdout_fingerprint=holdout_fingerprint(w.holdout),
-        train_rows=len(w.train),
         source=ds.source,
     )
 
 
-def _windows(reg: Registry, judged: Judged, version: int, champion: int | None) -> dict[str, Any]:
+def _windows(judged: Judged, mine: ModelVersion, theirs: ModelVersion | None) -> dict[str, Any]:
     c = judged.comparison
-    mine = reg.get_version(version)
     out: dict[str, Any] = {
         "source": judged.source,
         "train": {
@@ -179,8 +176,7 @@ def _windows(reg: Registry, judged: Judged, version: int, champion: int | None) 
             "unlabelled": c.unlabelled_holdout,
         },
     }
-    if champion is not None:
-        theirs = reg.get_version(champion)
+    if theirs is not None:
         out["champion_train"] = {
             "start": theirs.train_start,
             "end": theirs.train_end,
@@ -262,7 +258,7 @@ def evidence_record(
         "segments": [d.to_dict() for d in c.segments],
         "segment_columns": list(cfg.segment_columns or ()),
         "errors": judged.errors,
-        "windows": _windows(reg, judged, version, champion),
+        "windows": _windows(judged, mine, theirs),
         "feature_importance": evidence.importance_change(
             None if theirs is None else theirs.feature_importance, mine.feature_importance
         ),

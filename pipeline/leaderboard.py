@@ -41,9 +41,7 @@ def score(
         ds = load_data(cfg, None, data_path, start=start, end=as_of)
     except ModelGateError:
         return None  # no data in the window (yet): nothing to compare on
-    frame = ds.frame
-    ts = frame[ds.schema.timestamp]
-    frame = frame[(ts >= start) & (ts < as_of) & frame[ds.schema.target].notna()]
+    frame = ds.frame[ds.frame[ds.schema.target].notna()]  # load_data reads [start, as_of)
     if len(frame) < cfg.min_holdout_rows:
         return None
     y = frame[ds.schema.target].to_numpy(dtype=float)

@@ -183,10 +183,10 @@ def _decide(c: Comparison, policy: Policy) -> Decision:
         f" ({ci.level:.0%} CI of the improvement {ci.low:+.4g} to {ci.high:+.4g})" if ci else ""
     )
     lower = c.improvement_lower
+    by_lower = policy.promotion_gate == "lower_bound" and lower is not None
+    gate = lower if by_lower and lower is not None else imp
     lower_text = (
-        f", lower bound {_pct(lower)} (one-sided {1 - policy.alpha:.0%})"
-        if lower is not None and policy.promotion_gate == "lower_bound"
-        else ""
+        f", lower bound {_pct(gate)} (one-sided {1 - policy.alpha:.0%})" if by_lower else ""
     )
     facts = (
         f"{m} {c.champion_value:.4g} (champion v{c.champion_version}) -> {c.challenger_value:.4g} "
@@ -194,8 +194,6 @@ def _decide(c: Comparison, policy: Policy) -> Decision:
         f"({describe(c.improvement_measure, m)}), p = {p:.3g}{ci_text}{lower_text}."
     )
     significant = p < policy.alpha
-    by_lower = policy.promotion_gate == "lower_bound" and lower is not None
-    gate = lower if by_lower and lower is not None else imp
     bar = _pct(policy.auto_promote_threshold)
     rules = [
         Rule(
@@ -280,12 +278,7 @@ def _review(reasons: tuple[str, ...], rules: list[Rule]) -> Decision:
 def _breach(d: Delta, tolerance: float, alpha: float) -> bool:
     """Worse by more than ``tolerance`` (in its measure) and significantly worse."""
     worse = -d.improvement
-    return (
-        math.isfinite(worse)
-        and worse > tolerance
-        and not math.isclose(worse, tolerance, rel_tol=1e-9, abs_tol=1e-12)
-        and d.p_worse < alpha
-    )
+    return math.isfinite(worse) and not _reaches(tolerance, worse) and d.p_worse < alpha
 
 
 def guardrail_rules(c: Comparison, policy: Policy) -> list[Rule]:

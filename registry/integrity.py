@@ -23,6 +23,7 @@ from sqlite_utils import Database
 
 from pipeline.errors import RegistryError
 from registry import audit, witness
+from registry.decisions import evidence_digest
 
 CHANGES = ("promoted", "rolled_back")
 
@@ -111,7 +112,7 @@ def _check_evidence(db: Database) -> list[str]:
     }
     problems = []
     for e in _rows(db, "SELECT decision_id, model, body, sha256 FROM evidence"):
-        digest = hashlib.sha256(e["body"].encode()).hexdigest()
+        digest = evidence_digest(e["body"])
         if not digest == e["sha256"] == decided.get(str(e["decision_id"])):
             problems.append(
                 f"{e['model']} decision {e['decision_id']}'s evidence does not match the digest "

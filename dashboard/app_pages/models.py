@@ -167,8 +167,7 @@ if comparisons:
             f"({c['n_resamples']:,} paired resamples of {c['n_holdout']:,} holdout rows; "
             f"paired t-test p = {common.num(c['ttest_p_value'], 3)})."
         )
-        evidence = common.baseline_text(c, cfg.alpha)
-        st.caption(common.sampling_text(c) + (" " + evidence if evidence else ""))
+        st.caption(common.sampling_caption(c, cfg.alpha))
         if not c["challenger_valid"]:
             st.warning(f"The challenger was not valid: {common.md(c['invalid_reason'])}")
         rows = []

@@ -159,9 +159,8 @@ for r in shown:
             if focus is None:
                 st.markdown(common.md(view.headline(ev)))
                 st.caption(common.md(" ".join(ev.get("reasons") or [])))
-                baseline = common.baseline_text(comp, cfg.alpha) if comp else None
                 if comp:
-                    st.caption(common.sampling_text(comp) + (" " + baseline if baseline else ""))
+                    st.caption(common.sampling_caption(comp, cfg.alpha))
                 st.button(
                     f"Open review {r.id} with its evidence",
                     key=f"open_{r.id}",
@@ -178,8 +177,7 @@ for r in shown:
             b.metric(f"champion {common.md(comp['metric'])}", common.num(comp["champion_value"]))
             c.metric(common.improvement_label(comp), common.pct(comp["relative_improvement"]))
             d.metric("p-value", common.num(comp["p_value"], 3))
-            baseline = common.baseline_text(comp, cfg.alpha)
-            st.caption(common.sampling_text(comp) + (" " + baseline if baseline else ""))
+            st.caption(common.sampling_caption(comp, cfg.alpha))
         if votes:
             st.markdown(
                 f"Approvals: {len(votes)} of {cfg.approvals_required} ("
