@@ -94,6 +94,27 @@ def _set(col: str, row: int, value: object) -> Callable[[pd.DataFrame], pd.DataF
 CASES = [
     # (id, data builder or None, extra env, extra args, fragment expected in the error line)
     ("missing-file", lambda w, _: w["root"] / "nope.csv", {}, [], "nope.csv does not exist"),
+    (
+        "segment-column-missing",
+        _csv(lambda f: f),
+        {"MODELGATE_SEGMENT_COLUMNS": "floor"},
+        [],
+        "segment_columns names column 'floor', which the data does not have",
+    ),
+    (
+        "guardrail-unknown-metric",
+        None,
+        {"MODELGATE_GUARDRAIL_METRICS": '{"auc": 0.1}'},
+        [],
+        "must be a table whose keys are among mae, rmse, r2, mape, smape",
+    ),
+    (
+        "segment-regression-without-segments",
+        None,
+        {"MODELGATE_MAX_SEGMENT_REGRESSION": "0.1"},
+        [],
+        "must be unset unless segment_columns names the segments",
+    ),
     ("wrong-extension", _text("data.txt", b"a,b\n1,2\n"), {}, [], "unsupported file type '.txt'"),
     ("empty-file", _text("empty.csv", b""), {}, [], "empty.csv is empty"),
     (

@@ -342,3 +342,44 @@ def test_improvement_measure_is_per_metric_and_checked():
         with pytest.raises(ConfigError, match="improvement_measure") as info:
             load({"MODELGATE_IMPROVEMENT_MEASURE": bad})
         assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"MODELGATE_GUARDRAIL_METRICS": '{"auc": 0.1}'},
+            "The 'guardrail_metrics' setting (env MODELGATE_GUARDRAIL_METRICS) must be a table "
+            "whose keys are among mae, rmse, r2, mape, smape. Got {'auc': 0.1} instead.",
+        ),
+        (
+            {"MODELGATE_GUARDRAIL_METRICS": '{"mae": 0.1}'},
+            "The 'guardrail_metrics' setting (env MODELGATE_GUARDRAIL_METRICS) must be a table "
+            "of secondary metrics, not the primary 'mae'. Got {'mae': 0.1} instead.",
+        ),
+        (
+            {"MODELGATE_GUARDRAIL_METRICS": '{"rmse": 1.5}'},
+            "The 'guardrail_metrics' setting (env MODELGATE_GUARDRAIL_METRICS) must be a table "
+            "of metric = tolerance, each a number in [0, 1). Got {'rmse': 1.5} instead.",
+        ),
+        (
+            {"MODELGATE_MAX_SEGMENT_REGRESSION": "0.1"},
+            "The 'max_segment_regression' setting (env MODELGATE_MAX_SEGMENT_REGRESSION) must be "
+            "unset unless segment_columns names the segments. Got 0.1 instead.",
+        ),
+        (
+            {"MODELGATE_PROMOTION_GATE": "upper"},
+            "The 'promotion_gate' setting (env MODELGATE_PROMOTION_GATE) must be one of "
+            "lower_bound, point. Got 'upper' instead.",
+        ),
+        (
+            {"MODELGATE_LEADERBOARD_VERSIONS": "0"},
+            "The 'leaderboard_versions' setting (env MODELGATE_LEADERBOARD_VERSIONS) must be an "
+            "int from 1 to 50. Got 0 instead.",
+        ),
+    ],
+)
+def test_gate_settings_are_checked_in_one_line(tmp_path, env, message):
+    with pytest.raises(ConfigError) as err:
+        load_config(env={"MODELGATE_HOME": str(tmp_path), **env}, path=os.devnull)
+    assert str(err.value) == message
