@@ -4,7 +4,7 @@ The CLI is the composition root: the one part of ``pipeline`` that opens the reg
 starts Airflow (as a subprocess). This module holds the parser and ``main``; the commands live by
 domain in ``cli_runs`` (init, run, simulate), ``cli_admin`` (status, reviews, audit, users,
 notifications), ``cli_decisions`` (decisions and their evidence), ``cli_rollout`` (rollout,
-traffic) and ``cli_serve`` (drift, dashboard, up), over the helpers in ``cli_common``. Every user error is one line on stderr and exit code 2.
+traffic), ``cli_serve`` (drift, dashboard) and ``cli_up`` (up), over the helpers in ``cli_common``. Every user error is one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -55,7 +55,8 @@ from pipeline.cli_rollout import cmd_rollout, cmd_traffic
 from pipeline.cli_runs import cmd_init, cmd_run, cmd_simulate, cmd_simulate_fleet
 from pipeline.cli_schema import add_parser as add_schema_parser
 from pipeline.cli_schema import cmd_schema
-from pipeline.cli_serve import DASHBOARD_APP, cmd_dashboard, cmd_drift, cmd_up, dashboard_command  # noqa: F401
+from pipeline.cli_serve import DASHBOARD_APP, cmd_dashboard, cmd_drift, dashboard_command  # noqa: F401
+from pipeline.cli_up import cmd_up
 
 
 # ------------------------------------------------------------------------------------------ parser
@@ -204,10 +205,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = sub.add_parser(
-        "up", help="start the embedded Airflow scheduler and the dashboard; Ctrl-C stops both"
+        "up",
+        help="start the embedded Airflow (its API server first, then the scheduler, DAG processor "
+        "and triggerer) and the dashboard; Ctrl-C stops them",
     )
     p.add_argument("--airflow-port", type=int, default=8080)
     p.add_argument("--dashboard-port", type=int, default=8501)
+    p.add_argument(
+        "--start-timeout",
+        type=float,
+        default=300,
+        help="seconds to wait for Airflow's API server before starting the rest (default 300)",
+    )
     p.add_argument("--seconds", type=float, default=0, help=argparse.SUPPRESS)
     # One model of the catalog: before or after the command (modelgate --model a run / run --model a).
     model_help = "the catalog's model ([models.NAME]); default MODELGATE_MODEL, else the only one"

@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.config import Config
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, ModelGateError
 
 if TYPE_CHECKING:
     from registry.store import Registry
@@ -68,6 +69,22 @@ def airflow_env(cfg: Config) -> dict[str, str]:
     if Path("modelgate.toml").is_file() and "MODELGATE_CONFIG" not in env:
         env["MODELGATE_CONFIG"] = str(Path("modelgate.toml").resolve())
     return env
+
+
+def airflow_db_migrate(cfg: Config) -> None:
+    """Create or upgrade the embedded Airflow's metadata database (a no-op when it is current)."""
+    log = cfg.home / "logs" / "airflow-db-migrate.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as fh:
+        proc = subprocess.run(
+            [_airflow(cfg), "db", "migrate"],
+            env=airflow_env(cfg),
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    if proc.returncode != 0:
+        raise ModelGateError(f"'airflow db migrate' failed (exit {proc.returncode}); see {log}.")
 
 
 def _airflow(cfg: Config) -> str:

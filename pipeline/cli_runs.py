@@ -25,9 +25,9 @@ if TYPE_CHECKING:
 
 from pipeline.cli_common import (
     REPO_DAGS,
-    _airflow,
     _parse_date,
     _registry,
+    airflow_db_migrate,
     airflow_env,
 )
 
@@ -37,18 +37,7 @@ def cmd_init(cfg: Config, args: argparse.Namespace) -> int:
         d.mkdir(parents=True, exist_ok=True)
     with _registry(cfg, create=True) as reg:
         st = reg.status()
-    log = cfg.home / "logs" / "airflow-db-migrate.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("w") as fh:
-        proc = subprocess.run(
-            [_airflow(cfg), "db", "migrate"],
-            env=airflow_env(cfg),
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            check=False,
-        )
-    if proc.returncode != 0:
-        raise ModelGateError(f"'airflow db migrate' failed (exit {proc.returncode}); see {log}.")
+    airflow_db_migrate(cfg)
     print(f"Initialised ModelGate in {cfg.home}")
     print(
         f"  registry:     {cfg.registry_db} ({st['versions']} versions, {st['audit_events']} audit events)"

@@ -1,14 +1,10 @@
-"""``modelgate drift`` (two files, ad hoc), ``dashboard`` and ``up`` (the whole stack)."""
+"""``modelgate drift`` (two files, ad hoc) and ``dashboard``; ``up`` (the whole stack) is in ``cli_up``."""
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,11 +17,9 @@ if TYPE_CHECKING:
 from pipeline.cli_common import (
     DRIFT_COLUMNS,
     REPO_DAGS,
-    _airflow,
     _print_json,
     _registry,
     _table,
-    airflow_env,
 )
 
 
@@ -144,98 +138,3 @@ def cmd_dashboard(cfg: Config, args: argparse.Namespace) -> int:
         os.environ["MODELGATE_MODEL"] = cfg.model
     os.execv(command[0], command)
     return 0  # not reached
-
-
-def clock_note(cfg: Config, now: dt.datetime | None = None) -> str | None:
-    """What the scheduler will run when the registry's history is a simulation (its newest run
-    more than two days before the wall clock), said before it runs it; None otherwise."""
-    with _registry(cfg) as reg:
-        newest = reg.logical_now()
-    if not newest:
-        return None
-    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    last = dt.datetime.fromisoformat(newest).replace(tzinfo=None)
-    if now - last <= dt.timedelta(days=2):
-        return None
-    return (
-        f"Note: this registry's history ends at {last:%Y-%m-%d %H:%M} (a simulation). The "
-        f"scheduler runs on the real clock: its first runs are for now ({now:%Y-%m-%d}), on data "
-        "up to now (the demo data reaches the present), so they start a new chapter rather than "
-        "continuing the simulated one; 'modelgate simulate' continues the simulated story."
-    )
-
-
-def cmd_up(cfg: Config, args: argparse.Namespace) -> int:
-    """Start the embedded Airflow (standalone) and, when it exists, the dashboard; Ctrl-C stops them."""
-    if not cfg.registry_db.exists():
-        raise ModelGateError(f"No registry at {cfg.registry_db}; run 'modelgate init' first.")
-    logs = cfg.home / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    env = airflow_env(cfg)
-    env["AIRFLOW__API__PORT"] = str(args.airflow_port)
-    procs: list[tuple[str, subprocess.Popen[bytes], Path]] = []
-    af_log = logs / "airflow-standalone.log"
-    procs.append(
-        (
-            "airflow",
-            subprocess.Popen(
-                [_airflow(cfg), "standalone"],
-                env=env,
-                stdout=af_log.open("wb"),
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            ),
-            af_log,
-        )
-    )
-    _check_dashboard(cfg)
-    st_log = logs / "dashboard.log"
-    procs.append(
-        (
-            "dashboard",
-            subprocess.Popen(
-                dashboard_command(args.dashboard_port),
-                env=env,
-                stdout=st_log.open("wb"),
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            ),
-            st_log,
-        )
-    )
-    print(
-        f"Airflow (scheduler, DAG processor, API server): http://127.0.0.1:{args.airflow_port}  "
-        f"log: {af_log}"
-    )
-    print(f"Dashboard: http://127.0.0.1:{args.dashboard_port}  log: {st_log}")
-    from pipeline.notify import destination
-
-    print(destination(cfg))
-    note = clock_note(cfg)
-    if note:
-        print(note)
-    print("Press Ctrl-C to stop everything started here.", flush=True)
-    deadline = time.monotonic() + args.seconds if args.seconds else None
-
-    def stop(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt  # SIGTERM stops the children like Ctrl-C does
-
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        while deadline is None or time.monotonic() < deadline:
-            for name, p, log in procs:
-                if p.poll() is not None:
-                    raise ModelGateError(f"{name} exited with code {p.returncode}; see {log}.")
-            time.sleep(1)
-    except KeyboardInterrupt:
-        print("\nStopping…", file=sys.stderr)
-    finally:
-        for _, p, _ in procs:
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-        for _, p, _ in procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-    return 0

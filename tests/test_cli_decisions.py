@@ -134,7 +134,7 @@ def test_a_missing_segment_column_is_refused_before_a_run(home, monkeypatch, cap
 def test_up_says_plainly_that_a_simulated_history_meets_the_real_clock(decided):
     import datetime as dt
 
-    from pipeline.cli_serve import clock_note
+    from pipeline.cli_up import clock_note
 
     cfg, _ = decided  # runs up to 2025-06-01
     note = clock_note(cfg, now=dt.datetime(2026, 12, 3, 12))
