@@ -9,7 +9,6 @@ is also the README's table.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import catalog
+from pipeline.config_checks import bad_value, coerce, cross_check
 from pipeline.errors import ConfigError
 from pipeline.settings import (
     DEFAULT_ESTIMATOR,
@@ -28,7 +28,6 @@ from pipeline.settings import (
     Setting,
     settings_table,
 )
-from pipeline.settings_gate import check_gate
 
 __all__ = [
     "DEFAULT_ESTIMATOR",
@@ -218,70 +217,6 @@ def metric_higher_is_better(metric: str) -> bool:
     return metric in ("r2", "roc_auc", "f1", "accuracy", "precision", "recall")
 
 
-def _bad(setting: Setting, value: Any, source: str, expected: str) -> ConfigError:
-    return ConfigError(
-        f"The '{setting.name}' setting ({source}) must be {expected}. Got {value!r} instead."
-    )
-
-
-def _coerce(setting: Setting, value: Any, source: str) -> Any:
-    """Turn a TOML value or an environment string into the setting's type, or raise ConfigError."""
-    if value is None or (isinstance(value, str) and value.strip() == "" and setting.optional):
-        if setting.optional:
-            return None
-        raise _bad(setting, value, source, "set")
-    kind = setting.kind
-    from_env = isinstance(value, str) and source.startswith("env")
-    try:
-        if kind == "bool":
-            if isinstance(value, bool):
-                return value
-            if from_env and value.strip().lower() in ("1", "true", "yes", "on"):
-                return True
-            if from_env and value.strip().lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError
-        if kind == "int":
-            if isinstance(value, (bool, float)) or (isinstance(value, str) and not from_env):
-                raise ValueError
-            return int(value)
-        if kind == "float":
-            if isinstance(value, bool):
-                raise ValueError
-            out = float(value)
-            if out != out:  # NaN
-                raise ValueError
-            return out
-        if kind in ("str", "path"):
-            if not isinstance(value, str) or not value.strip():
-                raise ValueError
-            return value.strip()
-        if kind == "list":
-            if from_env:
-                value = [v.strip() for v in value.split(",") if v.strip()]
-            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-                raise ValueError
-            return tuple(value)
-        if kind == "table":
-            if from_env:
-                value = json.loads(value)
-            if not isinstance(value, dict):
-                raise ValueError
-            return dict(value)
-    except (ValueError, TypeError) as exc:
-        expected = {
-            "bool": "a boolean (true/false)",
-            "int": "an int",
-            "float": "a float",
-            "str": "a non-empty string",
-            "path": "a non-empty path",
-            "list": "a list of strings (comma-separated in the environment)",
-            "table": "a table of keyword arguments (a JSON object in the environment)",
-        }[kind]
-        raise _bad(setting, value, source, expected) from exc
-    raise AssertionError(kind)  # pragma: no cover
-
-
 def load_config(
     env: Mapping[str, str] | None = None,
     path: str | Path | None = None,
@@ -340,9 +275,9 @@ def load_config(
         value, source = raw[s.name]
         if overrides and overrides.get(s.name) is not None:
             value, source = overrides[s.name], "command line"
-        value = None if value is None and s.optional else _coerce(s, value, source)
+        value = None if value is None and s.optional else coerce(s, value, source)
         if value is not None and s.check is not None and not s.check(value):
-            raise _bad(s, value, source, s.valid)
+            raise bad_value(s, value, source, s.valid)
         values[s.name] = value
 
     home = Path(values["home"]).expanduser().resolve()
@@ -362,68 +297,6 @@ def load_config(
         if values[name] is not None:
             values[name] = Path(values[name]).expanduser().resolve()
 
-    task = values["task"]
-    if values["primary_metric"] is None:
-        values["primary_metric"] = DEFAULT_METRIC[task]
-    if values["primary_metric"] not in METRICS[task]:
-        raise _bad(
-            SETTINGS_BY_NAME["primary_metric"],
-            values["primary_metric"],
-            raw["primary_metric"][1],
-            f"one of {', '.join(METRICS[task])} for task '{task}'",
-        )
-    if values["estimator"] is None:
-        values["estimator"] = DEFAULT_ESTIMATOR[task]
-    if values["min_relative_improvement"] > values["auto_promote_threshold"]:
-        raise ConfigError(
-            "The 'min_relative_improvement' setting must not exceed 'auto_promote_threshold' "
-            f"({values['auto_promote_threshold']}). Got {values['min_relative_improvement']} instead."
-        )
-    check_gate(
-        values,
-        METRICS[task],
-        lambda name, expected: _raise(
-            _bad(SETTINGS_BY_NAME[name], values[name], raw[name][1], expected)
-        ),
-    )
-    if values["baseline"] in ("last_value", "seasonal_naive") and not values["key_columns"]:
-        raise _bad(
-            SETTINGS_BY_NAME["baseline"],
-            values["baseline"],
-            raw["baseline"][1],
-            "mean or none unless key_columns names the series to follow",
-        )
-    for name in ("start_date", "demo_start", "demo_data_drift_date", "demo_concept_drift_date"):
-        _check_date(SETTINGS_BY_NAME[name], values[name], raw[name][1])
-    steps = [float(v) for v in values["rollout_steps"] or ()]
-    ramp = values["rollout_strategy"] in ("canary", "gradual")
-    if ramp and steps and (steps != sorted(set(steps)) or steps[-1] != 100):
-        raise _bad(
-            SETTINGS_BY_NAME["rollout_steps"],
-            values["rollout_steps"],
-            raw["rollout_steps"][1],
-            f"increasing percentages ending at 100 for a {values['rollout_strategy']} rollout",
-        )
-    for name in ("schedule", "drift_schedule", "rollout_schedule"):
-        if len(values[name].split()) not in (5, 6) and not values[name].startswith("@"):
-            raise _bad(
-                SETTINGS_BY_NAME[name],
-                values[name],
-                raw[name][1],
-                "a cron expression with 5 or 6 fields or an @preset",
-            )
+    cross_check(values, raw)
     values["model"] = chosen
     return Config(**values)
-
-
-def _raise(exc: Exception) -> None:
-    raise exc
-
-
-def _check_date(setting: Setting, value: str, source: str) -> None:
-    import datetime as _dt
-
-    try:
-        _dt.date.fromisoformat(value)
-    except ValueError as exc:
-        raise _bad(setting, value, source, "an ISO date (YYYY-MM-DD)") from exc
