@@ -30,12 +30,13 @@ def score(
     """Score the champion and the ``leaderboard_versions`` newest versions on the window before
     ``as_of`` and record it (once per model and time); None when there is nothing to score or
     the window holds fewer than ``min_holdout_rows`` labelled rows."""
-    versions = reg.versions()
-    champ = reg.current_champion()
-    if not versions:
+    newest = {v.version: v for v in reg.newest_versions(cfg.leaderboard_versions)}
+    if not newest:
         return None
-    newest = sorted((v.version for v in versions), reverse=True)[: cfg.leaderboard_versions]
-    chosen = sorted({*newest, *([champ.version] if champ else [])})
+    champ = reg.current_champion()
+    if champ is not None and champ.version not in newest:
+        newest[champ.version] = reg.get_version(champ.version)
+    chosen = sorted(newest)
     start = as_of - dt.timedelta(days=cfg.holdout_days)
     try:
         ds = load_data(cfg, None, data_path, start=start, end=as_of)
@@ -47,7 +48,7 @@ def score(
     y = frame[ds.schema.target].to_numpy(dtype=float)
     rows: list[dict[str, Any]] = []
     for number in chosen:
-        v = reg.get_version(number)
+        v = newest[number]
         model = training.loads(reg.load_model_bytes(number))
         schema = data_mod.Schema.from_dict(v.schema)
         try:

@@ -254,6 +254,16 @@ class VersionsMixin(DecisionsMixin):
             )
         ]
 
+    def newest_versions(self, n: int) -> list[ModelVersion]:
+        """The ``n`` newest versions, newest first: a read that does not grow with the history."""
+        return [
+            _version(r)
+            for r in self._all(
+                "SELECT * FROM model_versions WHERE model = ? ORDER BY version DESC LIMIT ?",
+                [self.model, n],
+            )
+        ]
+
     def load_model_bytes(self, version: int) -> bytes:
         """The version's artifact, verified against its registered SHA-256."""
         v = self.get_version(version)

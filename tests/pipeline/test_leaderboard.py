@@ -70,3 +70,25 @@ def test_the_leaderboard_command(home, monkeypatch, capsys, cfg, registry):
     assert board["window_end"] == "2025-02-01T02:00:00" and board["scores"][0]["version"] == 1
     assert cli.main(["leaderboard", "--as-of", "2019-01-01"]) == 2
     assert "Nothing to score at 2019-01-01 00:00" in capsys.readouterr().err
+
+
+def test_only_the_newest_versions_and_the_champion_are_scored(home, registry):
+    """``leaderboard_versions`` newest plus the champion, whatever the history's length (the
+    read is a LIMIT, so a long history costs no more)."""
+    import dataclasses
+
+    from pipeline.config import load_config
+
+    cfg = load_config(env=make_env(home, leaderboard_versions=1), path=os.devnull)
+    for month in (1, 2, 3, 4):
+        at = dt.datetime(2025, month, 1, 2)
+        _full_run(cfg, registry, loop.RunContext(run_id=f"run-{month}", as_of=at, force=True))
+    assert len(registry.versions()) == 4
+    assert [v.version for v in registry.newest_versions(2)] == [4, 3]
+    champ = registry.current_champion().version
+    assert champ < 2  # older than every newest version: it is added, not one of them
+    board = leaderboard.score(cfg, registry, dt.datetime(2025, 5, 1, 2))
+    assert sorted(r["version"] for r in board["scores"]) == sorted({4, champ})
+    wide = dataclasses.replace(cfg, leaderboard_versions=3)
+    board = leaderboard.score(wide, registry, dt.datetime(2025, 5, 2, 2))
+    assert sorted(r["version"] for r in board["scores"]) == sorted({2, 3, 4, champ})
