@@ -42,10 +42,22 @@ else:
     st.error("The audit log does not verify:")
     st.text(problem)
 
-c1, c2, c3, c4 = st.columns(4)
+models = [m for m in facets.get("model", []) if m]
+fleet = len(models) > 1  # one model: nothing to choose, and no column for it
+c0, c1, c2, c3, c4 = st.columns([1.2, 1, 1, 1, 1.3]) if fleet else (None, *st.columns(4))
+EVERY = "(every model)"
+model = (
+    c0.selectbox("Events of", [EVERY, *models], help="The audit log is the whole registry's")
+    if c0
+    else EVERY
+)
 event = c1.selectbox("Event", [ALL, *facets["event"]])
 actor = c2.selectbox("User", [ALL, *facets["actor"]])
-version_text = c3.text_input("Model version", placeholder="e.g. 3")
+version_text = c3.text_input(
+    "Model version",
+    placeholder="e.g. 3",
+    help="Of the model chosen, else of the model the dashboard is on",
+)
 dates = c4.date_input(
     "Dates",
     value=(),
@@ -71,6 +83,7 @@ with common.registry() as reg:
         event=None if event == ALL else event,
         actor=None if actor == ALL else actor,
         version=version,
+        model=None if model == EVERY else model,
         since=since,
         until=until,
     )
@@ -93,6 +106,7 @@ common.table(
     ],
     {
         "seq": "#",
+        **({"model": "model"} if fleet else {}),
         "effective": "effective",
         "at": "recorded (UTC)",
         "actor": "user",

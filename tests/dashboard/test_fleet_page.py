@@ -67,3 +67,17 @@ def test_a_link_with_model_opens_that_model_and_approves_only_its_review(fleet_c
     at.run()
     queue = at.dataframe[0].value
     assert list(queue["model"]) == ["reviews?model=default"]
+
+
+def test_the_audit_page_filters_by_model_and_shows_whose_event_it_is(fleet_cfg):
+    at = goto(sign_in("ada"), "audit")
+    (box,) = [b for b in at.selectbox if b.label == "Events of"]
+    assert box.options == ["(every model)", "default", "weekly"]
+    everyone = at.dataframe[0].value
+    assert {"default", "weekly"} <= set(everyone["model"])
+    box.select("weekly")
+    at.run()
+    table = at.dataframe[0].value
+    assert len(table) and set(table["model"]) == {"weekly"}
+    with Registry.open(fleet_cfg) as reg:
+        assert len(table) == len(reg.audit_log(model="weekly", limit=500))
