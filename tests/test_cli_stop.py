@@ -63,6 +63,7 @@ def _running_rows(home: Path) -> bool:
 
 
 def test_sigterm_stops_the_runner_and_nothing_writes_after_exit(tmp_path):
+    began = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() - 1))
     home = tmp_path / "mg"
     env = _env(home)
     subprocess.run([*MG, "init"], env=env, cwd=REPO, check=True, capture_output=True)
@@ -92,6 +93,17 @@ def test_sigterm_stops_the_runner_and_nothing_writes_after_exit(tmp_path):
     assert all(status != "running" for _, status in after[0])
     # A simulated run's id carries its logical time, not the wall clock's.
     assert [r for r, _ in after[0]][:1] == ["manual__2025-01-01T02:00:00+00:00"], after[0]
+    # ...and Airflow shows it as lasting seconds (dag.test() stamped it started at its logical
+    # date: "473d 20h" in the UI), started on the wall clock.
+    af = sqlite3.connect(home / "airflow" / "airflow.db")
+    try:
+        spans = af.execute(
+            "SELECT run_id, julianday(end_date) - julianday(start_date), start_date FROM dag_run"
+        ).fetchall()
+    finally:
+        af.close()
+    assert spans and all(0 <= days * 86400 < 600 for _, days, _ in spans), spans
+    assert all(started >= began for _, _, started in spans), (began, spans)
 
     # Two signals: the retraining in progress is killed and left 'running'; status says so, and
     # the next run marks it abandoned, audited.
