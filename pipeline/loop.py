@@ -295,7 +295,15 @@ def finish(cfg: Config, reg: Registry, ctx: RunContext) -> dict[str, Any]:
     outcome = decision["outcome"] if decision else "skipped"
     reg.finish_run(ctx.run_id, status="success", outcome=outcome)
     with limited(cfg.n_threads):  # every version on the same recent window, comparable
-        board = leaderboard.score(cfg, reg, ctx.as_of, data_path=ctx.data_path)
+        known, fingerprint = leaderboard.run_scores(reg, ctx.run_id, cfg.primary_metric)
+        board = leaderboard.score(
+            cfg,
+            reg,
+            ctx.as_of,
+            data_path=ctx.data_path,
+            known=known,
+            known_fingerprint=fingerprint,
+        )
     comp = reg.comparison(ctx.run_id) or {}
     summary = {
         "run_id": ctx.run_id,

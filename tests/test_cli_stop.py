@@ -34,6 +34,15 @@ def _snapshot(home: Path) -> tuple[list[tuple], int]:
         db.close()
 
 
+def airflow_rows(home: Path, sql: str) -> list[tuple]:
+    """Rows of the embedded Airflow's metadata database (read-only)."""
+    db = sqlite3.connect(f"file:{home / 'airflow' / 'airflow.db'}?mode=ro", uri=True, timeout=5)
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
+
+
 def _processes_of(home: Path) -> list[int]:
     """Live processes whose environment names this home (the runner, Airflow's children)."""
     mine = f"MODELGATE_HOME={home}".encode()
@@ -95,13 +104,9 @@ def test_sigterm_stops_the_runner_and_nothing_writes_after_exit(tmp_path):
     assert [r for r, _ in after[0]][:1] == ["manual__2025-01-01T02:00:00+00:00"], after[0]
     # ...and Airflow shows it as lasting seconds (dag.test() stamped it started at its logical
     # date: "473d 20h" in the UI), started on the wall clock.
-    af = sqlite3.connect(home / "airflow" / "airflow.db")
-    try:
-        spans = af.execute(
-            "SELECT run_id, julianday(end_date) - julianday(start_date), start_date FROM dag_run"
-        ).fetchall()
-    finally:
-        af.close()
+    spans = airflow_rows(
+        home, "SELECT run_id, julianday(end_date) - julianday(start_date), start_date FROM dag_run"
+    )
     assert spans and all(0 <= days * 86400 < 600 for _, days, _ in spans), spans
     assert all(started >= began for _, _, started in spans), (began, spans)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from tests.test_cli_stop import _env, _processes_of
+from tests.test_cli_stop import _env, _processes_of, airflow_rows
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 MG = [sys.executable, "-m", "pipeline.cli"]
@@ -36,17 +36,10 @@ def _init(home: Path) -> dict[str, str]:
 
 
 def _dag_runs(home: Path) -> list[tuple[str, str, str]]:
-    db_path = home / "airflow" / "airflow.db"
     try:
-        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
-    except sqlite3.OperationalError:  # not there yet
+        return airflow_rows(home, "SELECT dag_id, run_id, state FROM dag_run")
+    except sqlite3.OperationalError:  # not created yet, or locked by a writer
         return []
-    try:
-        return db.execute("SELECT dag_id, run_id, state FROM dag_run").fetchall()
-    except sqlite3.OperationalError:  # locked by a writer, or not created yet
-        return []
-    finally:
-        db.close()
 
 
 def _settled(runs: list[tuple[str, str, str]]) -> bool:
@@ -110,13 +103,9 @@ def test_up_waits_for_the_api_server_and_every_task_runs_at_its_first_try(home: 
     assert not _processes_of(home), "up left processes behind"
 
     finished = {(d, r) for d, r, _ in runs}
-    db = sqlite3.connect(home / "airflow" / "airflow.db")
-    try:
-        tries = db.execute(
-            "SELECT dag_id, run_id, task_id, state, try_number FROM task_instance"
-        ).fetchall()
-    finally:
-        db.close()
+    tries = airflow_rows(
+        home, "SELECT dag_id, run_id, task_id, state, try_number FROM task_instance"
+    )
     assert [s for d, _, s in runs if d.startswith("modelgate_retrain")].count("failed") == 0, runs
     ran = [t for t in tries if (t[0], t[1]) in finished and t[3] != "skipped"]
     assert ran, tries

@@ -92,3 +92,32 @@ def test_only_the_newest_versions_and_the_champion_are_scored(home, registry):
     wide = dataclasses.replace(cfg, leaderboard_versions=3)
     board = leaderboard.score(wide, registry, dt.datetime(2025, 5, 2, 2))
     assert sorted(r["version"] for r in board["scores"]) == sorted({2, 3, 4, champ})
+
+
+def test_the_runs_own_comparison_figures_are_reused_only_on_the_same_rows(cfg, registry):
+    """``finish`` hands the comparison's two figures to the leaderboard: used when the window's
+    rows are the comparison's holdout (same fingerprint), ignored otherwise."""
+    for month in (1, 2):
+        at = dt.datetime(2025, month, 1, 2)
+        _full_run(cfg, registry, loop.RunContext(run_id=f"run-{month}", as_of=at, force=True))
+    known, fingerprint = leaderboard.run_scores(registry, "run-2", cfg.primary_metric)
+    comp = registry.comparison("run-2")
+    assert known == {2: comp["challenger_value"], 1: comp["champion_value"]}
+    board = registry.leaderboards()[0]
+    assert board["as_of"] == "2025-02-01T02:00:00" and board["fingerprint"] == fingerprint
+    # The recorded figures are the comparison's, and each equals a fresh scoring (first test).
+    assert {r["version"]: r["value"] for r in board["scores"]} == known
+    bogus = {1: 123.0, 2: 456.0}
+
+    def rows_at(at: dt.datetime) -> str:
+        start = at - dt.timedelta(days=cfg.holdout_days)
+        frame = load_data(cfg, None, None, start=start, end=at).frame
+        return data.fingerprint(frame[frame[cfg.target].notna()])
+
+    at = dt.datetime(2025, 3, 1, 2)
+    used = leaderboard.score(cfg, registry, at, known=bogus, known_fingerprint=rows_at(at))
+    assert {r["version"]: r["value"] for r in used["scores"]} == bogus
+    later = dt.datetime(2025, 3, 9, 2)  # other rows: the figures are scored afresh
+    fresh = leaderboard.score(cfg, registry, later, known=bogus, known_fingerprint=rows_at(at))
+    assert fresh["fingerprint"] == rows_at(later) != rows_at(at)
+    assert not {r["value"] for r in fresh["scores"]} & set(bogus.values())
